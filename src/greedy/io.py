@@ -1,0 +1,72 @@
+"""Atomic file writes: a killed job never leaves a half-written file that looks complete."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp, path)  # atomic on POSIX within one file system
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_text(path, text: str) -> Path:
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+    return _atomic(path, write)
+
+
+def write_json(path, obj: Any) -> Path:
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
+
+
+def torch_save(path, obj: Any) -> Path:
+    # Serialise in memory first: torch.save names the archive after the file, and the temporary
+    # name would make identical content hash differently.
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
+    return _atomic(path, write)
+
+
+def write_csv(path, frame) -> Path:
+    """Write a pandas DataFrame as CSV, atomically."""
+    return _atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def sha256(path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_json(path) -> Any:
+    with open(path) as f:
+        return json.load(f)

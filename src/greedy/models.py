@@ -1,0 +1,143 @@
+"""Multi-branch networks with MMTM fusion, and architectures chosen by name.
+
+A branch is a list of stages and a classifier head. `MultiBranchNet` runs the branches side by
+side, stage by stage, and after each stage listed in `fusion_after` (1-based) passes the branches'
+feature maps through one MMTM. With one branch it is a uni-modal network with SE blocks at the
+same places. Its output is the list of per-branch logits; the prediction is their mean.
+
+Feature maps may have any number of trailing dimensions (images, video), and nothing here
+assumes a device. A new architecture is one `make_branch` function added to ARCHITECTURES.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from greedy.mmtm import MMTM
+
+
+class ClassifierHead(nn.Module):
+    """Global average pool over all trailing dimensions, then a linear classifier."""
+
+    def __init__(self, in_features: int, num_classes: int):
+        super().__init__()
+        self.fc = nn.Linear(in_features, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(MMTM.squeeze(x))
+
+
+class Branch(nn.Module):
+    def __init__(self, stages: Sequence[nn.Module], stage_channels: Sequence[int], head: nn.Module):
+        super().__init__()
+        if len(stages) != len(stage_channels):
+            raise ValueError("one output channel count per stage is required")
+        self.stages = nn.ModuleList(stages)
+        self.stage_channels = list(stage_channels)
+        self.head = head
+
+
+class MultiBranchNet(nn.Module):
+    def __init__(self, branches: Sequence[Branch], fusion_after: Sequence[int]):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+        depth = len(self.branches[0].stages)
+        if any(len(b.stages) != depth for b in self.branches):
+            raise ValueError("all branches need the same number of stages")
+        bad = [s for s in fusion_after if not 1 <= s <= depth]
+        if bad:
+            raise ValueError(f"fusion_after {list(fusion_after)}: stages must be in 1..{depth}")
+        self.fusion_after = sorted(int(s) for s in fusion_after)
+        self.fusions = nn.ModuleDict({
+            str(s): MMTM([b.stage_channels[s - 1] for b in self.branches]) for s in self.fusion_after
+        })
+
+    @property
+    def num_branches(self) -> int:
+        return len(self.branches)
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        if len(inputs) != self.num_branches:
+            raise ValueError(f"model has {self.num_branches} branches, got {len(inputs)} inputs")
+        features = list(inputs)
+        for s in range(len(self.branches[0].stages)):
+            features = [b.stages[s](f) for b, f in zip(self.branches, features)]
+            if str(s + 1) in self.fusions:
+                features = self.fusions[str(s + 1)](features)
+        return [b.head(f) for b, f in zip(self.branches, features)]
+
+    @staticmethod
+    def predict(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The model's prediction: the mean of the branch outputs."""
+        return torch.stack(list(logits)).mean(0)
+
+    # --- parameter groups of the conditional learning speed (REFERENCE section 2) ---
+    def speed_groups(self) -> dict[str, list[nn.Parameter]]:
+        """theta_k: all of branch k (classifier and BatchNorm included); theta_k': every MMTM's
+        shared squeeze layer plus its head to branch k (the shared layer is in every theta_k')."""
+        groups: dict[str, list[nn.Parameter]] = {}
+        for k, branch in enumerate(self.branches):
+            groups[f"theta{k}"] = list(branch.parameters())
+        for k in range(self.num_branches):
+            groups[f"theta{k}'"] = [p for m in self.fusions.values()
+                                    for p in m.squeeze_parameters() + m.excite_parameters(k)]
+        return groups
+
+    # --- hooks for the re-balancing step and the conditional utilization rate ---
+    @contextmanager
+    def rebalancing(self, k: int):
+        """Accelerate learning from modality k: in every MMTM, branch k's gate is replaced by
+        its running mean over earlier regular steps, so branch k sees no other modality."""
+        for m in self.fusions.values():
+            m.gate_override = {k: m.mean_gate(k)}
+        try:
+            yield self
+        finally:
+            for m in self.fusions.values():
+                m.gate_override = {}
+
+    @contextmanager
+    def isolated(self, squeeze_means: dict[str, list[torch.Tensor]]):
+        """Each branch k computes its gates from its own squeeze vector and the training-set
+        means of the others: branch k's output is then f_k'(x_k)."""
+        for name, m in self.fusions.items():
+            m.squeeze_means = squeeze_means[name]
+        try:
+            yield self
+        finally:
+            for m in self.fusions.values():
+                m.squeeze_means = None
+
+
+# --- architectures -------------------------------------------------------------------------
+
+def cmnist_convnet_branch(in_channels: int, num_classes: int, channels: Sequence[int]) -> Branch:
+    """Four 3x3 conv + BatchNorm + ReLU layers; 2x2 max-pooling after the first two (28->14->7)."""
+    stages, c_in = [], in_channels
+    for i, c_out in enumerate(channels):
+        layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                  nn.ReLU(inplace=True)]
+        if i < 2:
+            layers.append(nn.MaxPool2d(2))
+        stages.append(nn.Sequential(*layers))
+        c_in = c_out
+    return Branch(stages, channels, ClassifierHead(c_in, num_classes))
+
+
+ARCHITECTURES: dict[str, Callable[..., Branch]] = {
+    "cmnist_convnet": cmnist_convnet_branch,
+}
+
+
+def build_model(architecture: str, in_channels: Sequence[int], num_classes: int,
+                channels: Sequence[int], fusion_after: Sequence[int]) -> MultiBranchNet:
+    """One branch per entry of `in_channels` (one entry: uni-modal network with SE blocks)."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"models.*.architecture: unknown or not yet implemented {architecture!r}; "
+                         f"available: {sorted(ARCHITECTURES)}")
+    make_branch = ARCHITECTURES[architecture]
+    branches = [make_branch(c, num_classes, channels) for c in in_channels]
+    return MultiBranchNet(branches, fusion_after)

@@ -1,0 +1,115 @@
+"""Conditional utilization rate (Definition 4.1) and R(f).
+
+A(f_k): accuracy of branch k on the test set, fusion intact. f_k': branch k with, in every MMTM,
+the other branches' squeeze vectors replaced by their means over the training split (validation
+excluded). u(m1|m0) = (A(f0) - A(f0'))/A(f0), u(m0|m1) = (A(f1) - A(f1'))/A(f1),
+d_util = u(m1|m0) - u(m0|m1). u may be negative; it is reported as computed.
+Cost: one forward pass over the training split (squeeze means) and two over the test split.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from greedy import io
+from greedy.models import MMTM, MultiBranchNet
+
+
+def utilization_rates(acc_fused: list[float], acc_isolated: list[float]) -> dict:
+    """The formulas alone, on A(f0), A(f1) and A(f0'), A(f1')."""
+    u_m1_given_m0 = (acc_fused[0] - acc_isolated[0]) / acc_fused[0]
+    u_m0_given_m1 = (acc_fused[1] - acc_isolated[1]) / acc_fused[1]
+    return {"u_m1_given_m0": u_m1_given_m0, "u_m0_given_m1": u_m0_given_m1,
+            "d_util": u_m1_given_m0 - u_m0_given_m1}
+
+
+@torch.no_grad()
+def squeeze_means(model: MultiBranchNet, batches, device) -> dict[str, list[torch.Tensor]]:
+    """Per MMTM, the mean squeeze vector of every branch over `batches` (evaluation mode)."""
+    model.eval()
+    sums: dict[str, list[torch.Tensor]] = {}
+    count = [0]
+
+    def hook_for(name):
+        def hook(module: MMTM, args):
+            squeezed = [module.squeeze(f).sum(0) for f in args[0]]
+            if name in sums:
+                sums[name] = [s + q for s, q in zip(sums[name], squeezed)]
+            else:
+                sums[name] = squeezed
+        return hook
+
+    handles = [m.register_forward_pre_hook(hook_for(name)) for name, m in model.fusions.items()]
+    try:
+        for inputs, labels in batches:
+            model([x.to(device) for x in inputs])
+            count[0] += len(labels)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: [s / count[0] for s in vectors] for name, vectors in sums.items()}
+
+
+def sparsity_ratio(model: torch.nn.Module, threshold: float = 1e-7) -> float:
+    """R(f): fraction of all parameters with absolute value below `threshold`."""
+    small = sum(int((p.detach().abs() < threshold).sum()) for p in model.parameters())
+    return small / sum(p.numel() for p in model.parameters())
+
+
+def conditional_utilization(model: MultiBranchNet, train_batches, test_batches, device) -> dict:
+    from greedy.train import evaluate
+    if model.num_branches != 2:
+        raise ValueError("d_util is defined for two-branch models")
+    means = squeeze_means(model, train_batches, device)
+    fused = evaluate(model, test_batches, device)
+    with model.isolated(means):
+        isolated = evaluate(model, test_batches, device)
+    acc_fused = [fused["acc_b0"], fused["acc_b1"]]
+    acc_isolated = [isolated["acc_b0"], isolated["acc_b1"]]
+    return {"test_acc": fused["acc"], "A_f0": acc_fused[0], "A_f1": acc_fused[1],
+            "A_f0_isolated": acc_isolated[0], "A_f1_isolated": acc_isolated[1],
+            **utilization_rates(acc_fused, acc_isolated)}
+
+
+def evaluate_run(run_dir, out_path=None) -> dict:
+    """d_util, d_speed at the best-validation step and R(f) of a trained run; one JSON."""
+    from greedy.train import build_for_config, resolve_device, splits_for_config
+    run_dir = Path(run_dir)
+    status = io.read_json(run_dir / "status.json")
+    result = {"run": str(run_dir), "status": status["status"], "lr": status["config"]["lr"],
+              "seed": status["config"]["seed"], "modalities": status["config"]["modalities"],
+              "method": status["config"]["method"]}
+    if status["status"] != "completed" or not (run_dir / "best.pt").exists():
+        result.update({"d_util": None, "d_speed": None, "R": None, "test_acc": None})
+    else:
+        config = status["config"]
+        device = resolve_device(config["device"])
+        splits = splits_for_config(config)
+        model = build_for_config(config, splits, device)
+        best = torch.load(run_dir / "best.pt", map_location=device, weights_only=False)
+        model.load_state_dict(best["model"])
+        if model.num_branches == 2:
+            result.update(conditional_utilization(model, splits.train_eval, splits.test, device))
+        else:
+            from greedy.train import evaluate
+            result.update({"test_acc": evaluate(model, splits.test, device)["acc"], "d_util": None})
+        result.update({"d_speed": best["d_speed"], "best_epoch": best["epoch"],
+                       "R": sparsity_ratio(model)})
+    io.write_json(out_path or run_dir / "utilization.json", result)
+    return result
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Conditional utilization of a trained run.")
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--out", help="output JSON (default: <run-dir>/utilization.json)")
+    args = parser.parse_args(argv)
+    result = evaluate_run(args.run_dir, args.out)
+    print(json.dumps({k: result.get(k) for k in ("status", "test_acc", "d_util", "d_speed", "R")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+import pytest
+import torch
+
+from greedy.mmtm import MMTM
+from greedy.models import build_model
+
+
+@pytest.mark.parametrize("spatial", [(7, 7), (4, 5, 6), ()])
+@pytest.mark.parametrize("channels", [[8], [8, 16], [8, 16, 4]])
+def test_mmtm_shapes_and_gate_range(channels, spatial):
+    torch.manual_seed(0)
+    mmtm = MMTM(channels)
+    assert mmtm.fc_squeeze.in_features == sum(channels)
+    assert mmtm.fc_squeeze.out_features == int(2 * sum(channels) / 4)
+    assert [h.out_features for h in mmtm.fc_excite] == channels
+    features = [torch.randn(3, c, *spatial) for c in channels]
+    out = mmtm(features)
+    assert [o.shape for o in out] == [f.shape for f in features]
+    for f, o, g in zip(features, out, mmtm.gates(features)):
+        assert g.shape == (3, f.shape[1])
+        assert bool(((g > 0) & (g < 2)).all())
+        # channel-wise product: out / in equals the gate broadcast over spatial positions
+        assert torch.allclose(o, f * g.view(*g.shape, *([1] * len(spatial))))
+
+
+def test_mmtm_gates_depend_on_every_branch():
+    torch.manual_seed(0)
+    mmtm = MMTM([4, 6])
+    a, b = torch.randn(2, 4, 5, 5), torch.randn(2, 6, 5, 5)
+    g0 = mmtm.gates([a, b])[0]
+    g0_other = mmtm.gates([a, torch.randn(2, 6, 5, 5)])[0]
+    assert not torch.allclose(g0, g0_other)
+
+
+def test_model_outputs_and_prediction():
+    model = build_model("cmnist_convnet", [3, 1], 10, [4, 8, 8, 8], [2, 3, 4])
+    logits = model([torch.rand(5, 3, 28, 28), torch.rand(5, 1, 28, 28)])
+    assert len(logits) == 2 and all(l.shape == (5, 10) for l in logits)
+    assert torch.allclose(model.predict(logits), (logits[0] + logits[1]) / 2)
+    assert sorted(model.fusions) == ["2", "3", "4"]
+    assert [m.channels for m in model.fusions.values()] == [[8, 8], [8, 8], [8, 8]]
+
+
+def test_unimodal_model_has_se_blocks_at_the_same_places():
+    model = build_model("cmnist_convnet", [1], 10, [4, 8, 8, 8], [2, 3, 4])
+    assert [m.channels for m in model.fusions.values()] == [[8], [8], [8]]
+    assert model([torch.rand(2, 1, 28, 28)])[0].shape == (2, 10)
+
+
+def test_unknown_architecture_and_bad_fusion_stage_are_named():
+    with pytest.raises(ValueError, match="resnet50"):
+        build_model("resnet50", [3, 1], 10, [4, 8, 8, 8], [2])
+    with pytest.raises(ValueError, match="fusion_after"):
+        build_model("cmnist_convnet", [3, 1], 10, [4, 8, 8, 8], [5])
+
+
+def test_speed_groups_follow_the_definition():
+    model = build_model("cmnist_convnet", [3, 1], 10, [4, 8, 8, 8], [2, 3, 4])
+    groups = {k: {id(p) for p in v} for k, v in model.speed_groups().items()}
+    assert set(groups) == {"theta0", "theta1", "theta0'", "theta1'"}
+    assert groups["theta0"] == {id(p) for p in model.branches[0].parameters()}
+    assert groups["theta1"] == {id(p) for p in model.branches[1].parameters()}
+    shared = {id(p) for m in model.fusions.values() for p in m.fc_squeeze.parameters()}
+    head0 = {id(p) for m in model.fusions.values() for p in m.fc_excite[0].parameters()}
+    head1 = {id(p) for m in model.fusions.values() for p in m.fc_excite[1].parameters()}
+    assert groups["theta0'"] == shared | head0
+    assert groups["theta1'"] == shared | head1
+    # classifier and BatchNorm of a branch are in its group
+    assert id(model.branches[0].head.fc.weight) in groups["theta0"]
+    assert id(model.branches[1].stages[0][1].weight) in groups["theta1"]
+    everything = {id(p) for p in model.parameters()}
+    assert groups["theta0"] | groups["theta1"] | groups["theta0'"] | groups["theta1'"] == everything

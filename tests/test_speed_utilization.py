@@ -1,0 +1,71 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from greedy.speed import ConditionalSpeed, d_speed_series
+from greedy.utilization import sparsity_ratio, utilization_rates
+
+
+def _set(param: nn.Parameter, value, grad):
+    with torch.no_grad():
+        param.copy_(torch.tensor(value, dtype=param.dtype))
+    param.grad = torch.tensor(grad, dtype=param.dtype)
+
+
+def test_mu_running_sums_and_d_speed_by_hand():
+    a, b, s, h0, h1 = (nn.Parameter(torch.zeros(2)) for _ in range(5))
+    # theta0 = {a}, theta1 = {b}, theta0' = {s, h0}, theta1' = {s, h1}: s is shared
+    tracker = ConditionalSpeed({"theta0": [a], "theta1": [b], "theta0'": [s, h0], "theta1'": [s, h1]})
+    _set(a, [3.0, 4.0], [1.0, 0.0])       # mu = 1 / 25
+    _set(b, [1.0, 0.0], [0.0, 2.0])       # mu = 4 / 1
+    _set(s, [1.0, 1.0], [1.0, 1.0])       # shared: ||g||^2 = 2, ||w||^2 = 2
+    _set(h0, [0.0, 2.0], [0.0, 2.0])      # theta0': (2 + 4) / (2 + 4) = 1
+    _set(h1, [0.0, 0.0], [3.0, 0.0])      # theta1': (2 + 9) / (2 + 0) = 5.5
+    mu = tracker.update()
+    assert mu.tolist() == pytest.approx([1 / 25, 4.0, 1.0, 5.5])
+    expected = math.log10(1.0 / (1 / 25)) - math.log10(5.5 / 4.0)
+    assert tracker.d_speed() == pytest.approx(expected)
+    # second step: sums accumulate, no window, no reset
+    a.grad = torch.tensor([0.0, 5.0])     # mu = 25 / 25 = 1
+    tracker.update()
+    assert tracker.running.tolist() == pytest.approx([1 / 25 + 1, 8.0, 2.0, 11.0])
+    assert tracker.d_speed() == pytest.approx(math.log10(2.0 / 1.04) - math.log10(11.0 / 8.0))
+    columns, rows = tracker.drain_rows()
+    assert columns[:4] == ["mu_theta0", "mu_theta1", "mu_theta0'", "mu_theta1'"]
+    assert len(rows) == 2 and rows[1][4:] == pytest.approx([1.04, 8.0, 2.0, 11.0])
+    import pandas as pd
+    frame = pd.DataFrame(rows, columns=columns)
+    assert d_speed_series(frame).tolist() == pytest.approx(
+        [expected, math.log10(2.0 / 1.04) - math.log10(11.0 / 8.0)])
+
+
+def test_speed_state_round_trip():
+    p = nn.Parameter(torch.ones(3))
+    q = nn.Parameter(torch.ones(3))
+    groups = {"theta0": [p], "theta1": [q], "theta0'": [p], "theta1'": [q]}
+    first = ConditionalSpeed(groups)
+    p.grad, q.grad = torch.ones(3), torch.full((3,), 2.0)
+    first.update()
+    second = ConditionalSpeed(groups)
+    second.load_state_dict(first.state_dict())
+    assert torch.equal(second.running, first.running) and second.steps == 1
+
+
+def test_utilization_rates_hand_checked():
+    rates = utilization_rates([0.8, 0.9], [0.4, 0.9])
+    assert rates == pytest.approx({"u_m1_given_m0": 0.5, "u_m0_given_m1": 0.0, "d_util": 0.5})
+    # u can be negative: isolating m0 from m1 *raised* branch 1's accuracy
+    rates = utilization_rates([0.5, 0.5], [0.5, 0.6])
+    assert rates["u_m0_given_m1"] == pytest.approx(-0.2)
+    assert rates["d_util"] == pytest.approx(0.2)
+
+
+def test_sparsity_ratio():
+    model = nn.Linear(4, 2)  # 8 weights + 2 biases
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[0.0, 1e-8, -1e-8, 1.0], [2e-7, -2e-7, 1e-7, 0.5]]))
+        model.bias.copy_(torch.tensor([0.0, 3.0]))
+    # below 1e-7 in absolute value: 0, 1e-8, -1e-8 and the zero bias (1e-7 itself is not below)
+    assert sparsity_ratio(model) == pytest.approx(4 / 10)
