@@ -9,7 +9,7 @@ from greedy.config import ParamsError, deep_merge, load_params, validate
 from conftest import REPO
 
 # The smoke overlay may only shrink sizes or point at the shipped data, never switch code paths.
-SIZE_KEYS = {"mnist_root", "out_dir", "train_size", "test_size", "channels", "eval_batch_size",
+SIZE_KEYS = {"mnist_root", "train_size", "test_size", "channels", "eval_batch_size",
              "max_epochs", "runs", "num_lrs"}
 
 

@@ -265,16 +265,26 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Train one model (config from params.yaml).")
     parser.add_argument("--params", nargs="+", default=["params.yaml"], help="params.yaml and overlays")
     parser.add_argument("--dataset", default="cmnist")
-    parser.add_argument("--modalities", nargs="+", required=True, help="one (uni-modal) or more")
-    parser.add_argument("--lr", type=float, required=True)
-    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--modalities", nargs="+", help="one (uni-modal) or more")
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--seed", type=int)
     parser.add_argument("--method", default="vanilla")
     parser.add_argument("--l1", type=float, default=None)
+    parser.add_argument("--run-config", help="the run's configuration as JSON (as Snakemake passes "
+                        "it); replaces --params/--modalities/--lr/--seed/--method/--l1")
     parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--progress", action="store_true", help="show a tqdm bar per epoch")
     args = parser.parse_args(argv)
-    config = run_config(load_params(args.params), args.dataset, args.modalities, args.lr,
-                        args.seed, args.method, args.l1)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.run_config:
+        config = json.loads(args.run_config)
+    else:
+        if args.modalities is None or args.lr is None or args.seed is None:
+            parser.error("--modalities, --lr and --seed are required without --run-config")
+        config = run_config(load_params(args.params), args.dataset, args.modalities, args.lr,
+                            args.seed, args.method, args.l1)
     summary = train(config, args.run_dir, progress=args.progress)
     print(json.dumps({k: summary[k] for k in ("status", "epochs_run", "best_epoch", "test_acc")}))
 

@@ -106,7 +106,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Conditional utilization of a trained run.")
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--out", help="output JSON (default: <run-dir>/utilization.json)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     result = evaluate_run(args.run_dir, args.out)
     print(json.dumps({k: result.get(k) for k in ("status", "test_acc", "d_util", "d_speed", "R")}))
 

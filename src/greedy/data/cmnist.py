@@ -152,11 +152,17 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Build Colored-and-gray-MNIST from params.yaml.")
     parser.add_argument("--params", nargs="+", default=["params.yaml"],
                         help="params.yaml and overlays, later files win")
+    parser.add_argument("--data-json", help="the data.cmnist section as JSON (as Snakemake passes it)")
     parser.add_argument("--out", help="output folder (default: data.cmnist.out_dir/<params hash>)")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    cfg = dict(params["data"]["cmnist"])
-    out = args.out or cmnist_data_dir(params)
+    if args.data_json:
+        cfg = json.loads(args.data_json)
+        out = args.out or cmnist_data_dir({"data": {"cmnist": cfg}})
+    else:
+        params = load_params(args.params)
+        cfg = dict(params["data"]["cmnist"])
+        out = args.out or cmnist_data_dir(params)
+    cfg = dict(cfg)
     cfg.pop("out_dir")
     manifest = build(cfg.pop("mnist_root"), out, **cfg)
     print(json.dumps({"out": str(out), "counts": manifest["counts"]}))

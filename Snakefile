@@ -1,0 +1,22 @@
+# Reproduction of Wu et al. (ICML 2022). `snakemake --cores all` runs the paper's studies;
+# `snakemake --cores all --configfile config/smoke.yaml` runs the same DAG at laptop size.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "params.yaml"
+validate(config, "workflow/schemas/params.schema.yaml")
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/unimodal.smk"
+include: "workflow/rules/multimodal.smk"
+include: "workflow/rules/utilization.smk"
+include: "workflow/rules/studies.smk"
+include: "workflow/rules/render.smk"
+
+
+rule all:
+    input:
+        f"{RESULTS}/index.json",
+    default_target: True

@@ -1,0 +1,131 @@
+"""Benchmark: the trainer against a bare training loop, and the cost of the paper's measurements.
+
+On the CMNIST two-branch model of params.yaml and pre-staged batches (already rendered and on the
+device), one run measures
+  - trainer throughput / bare forward-backward-step loop throughput   (target >= 0.95)
+  - conditional-speed bookkeeping time / training step time             (target <= 0.05)
+  - d_util evaluation time / two epochs' worth of forward passes        (target <= 1.0)
+Each timing is the median of several alternating repeats, so background noise hits both sides.
+
+    greedy-benchmark --params params.yaml config/real-mnist.yaml
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from greedy.config import cmnist_data_dir, load_params, run_config
+from greedy.data import cmnist
+from greedy.methods import make_method
+from greedy.speed import ConditionalSpeed
+from greedy.train import build_for_config, resolve_device, splits_for_config, to_device, train_one_epoch
+from greedy.utilization import conditional_utilization
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _timed(fn, device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def bare_loop(model, optimizer, batches):
+    model.train()
+    for inputs, labels in batches:
+        logits = model(inputs)
+        loss = sum(F.cross_entropy(l, labels) for l in logits)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+@torch.no_grad()
+def forward_only(model, batches):
+    model.eval()
+    for inputs, _ in batches:
+        model(inputs)
+
+
+def run(params: dict, steps: int = 40, repeats: int = 5) -> dict:
+    if not (cmnist_data_dir(params) / "manifest.json").exists():
+        data = dict(params["data"]["cmnist"])
+        data.pop("out_dir")
+        cmnist.build(data.pop("mnist_root"), cmnist_data_dir(params), **data)
+    config = run_config(params, "cmnist", params["studies"]["cmnist"]["modalities"], 0.01, params["seed"])
+    device = resolve_device(config["device"])
+    splits = splits_for_config(config)
+    model = build_for_config(config, splits, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["training"]["momentum"])
+    staged = []
+    for batch in splits.train:
+        staged.append(to_device(*batch, device))
+        if len(staged) == steps:
+            break
+    steps = len(staged)
+    method = make_method("vanilla")
+    speed = ConditionalSpeed(model.speed_groups())
+
+    bare_loop(model, optimizer, staged[:5])  # warm-up
+    bare, trainer = [], []
+    for _ in range(repeats):
+        bare.append(_timed(lambda: bare_loop(model, optimizer, staged), device))
+        trainer.append(_timed(lambda: train_one_epoch(model, optimizer, staged, device, method=method,
+                                                      speed=speed), device))
+    step_seconds = statistics.median(bare) / steps
+
+    # bookkeeping alone: mu for every group after a real backward, repeated
+    logits = model(staged[0][0])
+    sum(F.cross_entropy(l, staged[0][1]) for l in logits).backward()
+    bookkeeping = statistics.median(_timed(lambda: [speed.update() for _ in range(steps)], device)
+                                    for _ in range(repeats)) / steps
+    speed.drain_rows()
+
+    # d_util on the whole training and test splits vs two epochs of forward passes
+    forward_epoch = _timed(lambda: forward_only(model, ((to_device(*b, device)) for b in splits.train_eval)), device)
+    d_util_seconds = _timed(lambda: conditional_utilization(model, splits.train_eval, splits.test, device), device)
+
+    trainer_ratio = statistics.median(bare) / statistics.median(trainer)
+    return {
+        "device": str(device), "threads": torch.get_num_threads(), "steps": steps,
+        "batch_size": config["training"]["batch_size"], "channels": config["model"]["channels"],
+        "bare_step_ms": 1000 * step_seconds,
+        "trainer_step_ms": 1000 * statistics.median(trainer) / steps,
+        "trainer_over_bare_throughput": trainer_ratio,
+        "bookkeeping_ms": 1000 * bookkeeping,
+        "bookkeeping_fraction_of_step": bookkeeping / step_seconds,
+        "forward_epoch_s": forward_epoch, "d_util_s": d_util_seconds,
+        "d_util_over_two_forward_epochs": d_util_seconds / (2 * forward_epoch),
+        "train_samples": len(splits.train_eval.split["label"]),
+        "test_samples": len(splits.test.split["label"]),
+    }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", nargs="+", default=["params.yaml"])
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    result = run(load_params(args.params), args.steps, args.repeats)
+    print(json.dumps(result, indent=2))
+    checks = [("trainer / bare loop throughput", result["trainer_over_bare_throughput"], ">=", 0.95),
+              ("bookkeeping / step", result["bookkeeping_fraction_of_step"], "<=", 0.05),
+              ("d_util / two forward epochs", result["d_util_over_two_forward_epochs"], "<=", 1.0)]
+    for name, value, op, target in checks:
+        ok = value >= target if op == ">=" else value <= target
+        print(f"{name:34s} {value:7.3f}  (target {op} {target})  {'ok' if ok else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+# The learning-rate sweep: its learning rates, drawn from a seeded generator, written to CSV.
+
+rule cmnist_sweep_lrs:
+    output:
+        f"{RESULTS}/cmnist/sweep_lrs.csv",
+    params:
+        lrs=lambda w: sweep_learning_rates(config),
+    run:
+        import pandas as pd
+        from greedy import io
+        io.write_csv(output[0], pd.DataFrame({"lr_index": range(len(params.lrs)), "lr": params.lrs}))

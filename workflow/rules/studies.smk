@@ -1,0 +1,12 @@
+rule cmnist_collect:
+    """One CSV per study: every model's accuracy, d_util, d_speed and R(f)."""
+    input:
+        lambda w: run_files(w.study, "utilization.json"),
+    output:
+        f"{RESULTS}/cmnist/{{study}}.csv",
+    wildcard_constraints:
+        study="unimodal|sweep",
+    log:
+        "logs/studies/cmnist_{study}.log",
+    shell:
+        "python -m greedy.studies collect --out {output} {input} > {log} 2>&1"
