@@ -1,10 +1,12 @@
 # Shared definitions: every run of every study, enumerated from params.yaml by src/greedy.
 import json
+import os
 
 from greedy.config import cmnist_data_dir, short_hash
 from greedy.studies import cmnist_runs, sweep_learning_rates
 
 RESULTS = config["results_dir"]
+ENV = "../envs/greedy.yaml"
 RUNS = cmnist_runs(config)
 CMNIST_DATA = str(cmnist_data_dir(config))
 

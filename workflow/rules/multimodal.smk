@@ -1,10 +1,14 @@
 # The learning-rate sweep: its learning rates, drawn from a seeded generator, written to CSV.
 
 rule cmnist_sweep_lrs:
+    conda:
+        ENV
     output:
         f"{RESULTS}/cmnist/sweep_lrs.csv",
     params:
         lrs=lambda w: sweep_learning_rates(config),
+    log:
+        "logs/studies/cmnist_sweep_lrs.log",
     run:
         import pandas as pd
         from greedy import io

@@ -1,4 +1,6 @@
 rule cmnist_unimodal_table:
+    conda:
+        ENV
     input:
         f"{RESULTS}/cmnist/unimodal.csv",
     output:
@@ -16,6 +18,8 @@ rule cmnist_unimodal_table:
 
 
 rule cmnist_fig7:
+    conda:
+        ENV
     input:
         sweep=f"{RESULTS}/cmnist/sweep.csv",
         lrs=f"{RESULTS}/cmnist/sweep_lrs.csv",
@@ -34,6 +38,8 @@ rule cmnist_fig7:
 
 rule index:
     """results/index.json: every rendered artifact, what made it, from how many models."""
+    conda:
+        ENV
     input:
         f"{RESULTS}/tables/cmnist_unimodal.meta.json",
         f"{RESULTS}/figures/fig7.meta.json",

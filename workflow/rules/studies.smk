@@ -1,5 +1,7 @@
 rule cmnist_collect:
     """One CSV per study: every model's accuracy, d_util, d_speed and R(f)."""
+    conda:
+        ENV
     input:
         lambda w: run_files(w.study, "utilization.json"),
     output:

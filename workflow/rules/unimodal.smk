@@ -2,13 +2,15 @@
 
 rule train_cmnist:
     """Train one CMNIST model; the run id (with its config hash) names the folder."""
+    conda:
+        ENV
     input:
         manifest=f"{CMNIST_DATA}/manifest.json",
     output:
         status=f"{RESULTS}/runs/cmnist/{{run_id}}/status.json",
     params:
         config=lambda w: json.dumps(RUNS[w.run_id]["config"]),
-        run_dir=lambda w: f"{RESULTS}/runs/cmnist/{w.run_id}",
+        run_dir=lambda w, output: os.path.dirname(output.status),
     wildcard_constraints:
         run_id="[^/]+/[^/]+/[^/]+",
     threads: 1

@@ -1,5 +1,7 @@
 rule utilization_cmnist:
     """d_util, d_speed at the best-validation step and R(f) of one trained model."""
+    conda:
+        ENV
     input:
         status=f"{RESULTS}/runs/cmnist/{{run_id}}/status.json",
     output:
