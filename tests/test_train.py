@@ -16,7 +16,7 @@ class Interrupted(Exception):
 def test_outputs_and_metrics(tiny_config, tmp_path):
     summary = train(tiny_config(), tmp_path / "run")
     assert summary["status"] == "completed" and summary["epochs_run"] == 2
-    for name in ("config.json", "metrics.csv", "speed.csv", "best.pt", "last.pt", "status.json", "train.log"):
+    for name in ("config.json", "metrics.csv", "speed.csv", "steps.csv", "best.pt", "last.pt", "status.json", "train.log"):
         assert (tmp_path / "run" / name).exists(), name
     metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
     for split in ("train", "val", "test"):
@@ -24,7 +24,9 @@ def test_outputs_and_metrics(tiny_config, tmp_path):
             assert f"{split}_{key}" in metrics
     speed = pd.read_csv(tmp_path / "run" / "speed.csv")
     assert len(speed) == 2 * 6  # 384 digits / batch 64, two epochs, every step regular
-    assert (speed["kind"] == "regular").all()
+    steps = pd.read_csv(tmp_path / "run" / "steps.csv")
+    assert steps["step"].tolist() == speed["step"].tolist() == list(range(1, 13))
+    assert (steps["kind"] == "regular").all()
     assert speed["M_theta0"].is_monotonic_increasing
     assert speed["d_speed"].iloc[-1] == pytest.approx(metrics["d_speed"].iloc[-1])
     best = torch.load(tmp_path / "run" / "best.pt", weights_only=False)

@@ -1,11 +1,15 @@
 """Training methods by name: each decides, step by step, which kind of step the trainer takes.
 
 A step kind is "regular" (fusion intact; the conditional-speed sums are updated) or
-"rebalance<k>" (accelerate modality k: the trainer runs the step inside
-`model.rebalancing(k)`). `next_step(epoch, speed)` is called before each step; `speed` is the
-`ConditionalSpeed` tracker (None for uni-modal models).
+"rebalance<k>" (accelerate learning from modality k: the trainer runs the step inside
+`model.rebalancing(k)`, where branch k's gate in every MMTM is its running mean over earlier
+regular steps). `next_step(epoch, speed)` is called before each step; `speed` is the
+`ConditionalSpeed` tracker (None for uni-modal models), already updated by every earlier
+regular step. Methods keep their state in `state_dict()` so that a resumed run continues exactly.
 """
 from __future__ import annotations
+
+import torch
 
 
 class Vanilla:
@@ -24,7 +28,64 @@ class Vanilla:
         pass
 
 
-METHODS = {"vanilla": Vanilla}
+class Guided(Vanilla):
+    """The paper's Algorithm 1 (balanced multi-modal learning, guided by d_speed).
+
+    Regular steps only during the first `warmup_epochs`. Afterwards, after each regular step:
+    if |d_speed| > alpha, take `rebalance_steps` (Q) re-balancing steps accelerating m0 when
+    d_speed > 0, else m1; then a regular step again (d_speed only changes on regular steps).
+    """
+
+    def __init__(self, alpha: float, rebalance_steps: int, warmup_epochs: int = 1, **_):
+        self.alpha, self.rebalance_steps, self.warmup_epochs = alpha, rebalance_steps, warmup_epochs
+        self.remaining = 0          # re-balancing steps left in the current window
+        self.target = None          # the modality being accelerated
+        self.after_regular = False  # whether the previous step was regular (d_speed is fresh)
+
+    def next_step(self, epoch: int, speed) -> str:
+        if self.remaining > 0:
+            self.remaining -= 1
+            return f"rebalance{self.target}"
+        if self.after_regular and epoch >= self.warmup_epochs and speed is not None:
+            d_speed = speed.d_speed()
+            if abs(d_speed) > self.alpha:
+                self.target = 0 if d_speed > 0 else 1
+                self.remaining = self.rebalance_steps - 1
+                self.after_regular = False
+                return f"rebalance{self.target}"
+        self.after_regular = True
+        return "regular"
+
+    def state_dict(self) -> dict:
+        return {"remaining": self.remaining, "target": self.target, "after_regular": self.after_regular}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.remaining, self.target, self.after_regular = state["remaining"], state["target"], state["after_regular"]
+
+
+class Random(Vanilla):
+    """The random variant: after the warm-up, each step is drawn uniformly from
+    {regular, re-balance m0, re-balance m1} with a generator seeded by the run's seed."""
+
+    KINDS = ("regular", "rebalance0", "rebalance1")
+
+    def __init__(self, seed: int = 0, warmup_epochs: int = 1, **_):
+        self.warmup_epochs = warmup_epochs
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def next_step(self, epoch: int, speed) -> str:
+        if epoch < self.warmup_epochs:
+            return "regular"
+        return self.KINDS[int(torch.randint(0, 3, (1,), generator=self.generator))]
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+METHODS = {"vanilla": Vanilla, "guided": Guided, "random": Random}
 
 
 def make_method(name: str, **params):

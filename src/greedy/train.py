@@ -5,7 +5,8 @@ until the training accuracy has been 100 % for `stop_after_perfect_epochs` epoch
 `max_epochs` is reached. Outputs in the run folder, all written atomically:
   config.json   the run's configuration
   metrics.csv   per epoch: loss, accuracy and per-branch accuracy on train / val / test
-  speed.csv     per regular step: mu and running sums M per parameter group, d_speed, step kind
+  steps.csv     per step: its kind (regular, rebalance0, rebalance1), for plots of re-balancing
+  speed.csv     per regular step: mu and running sums M per parameter group, d_speed
   best.pt       the best-validation-accuracy model (with d_speed at that step)
   last.pt       everything needed to resume (model, optimizer, method, speed sums, history)
   status.json   written last: status "completed" or "diverged", and the run's summary
@@ -165,10 +166,11 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
     model = build_for_config(config, splits, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=training["momentum"],
                                 weight_decay=training["weight_decay"])
-    method = make_method(config["method"], **config.get("method_params", {}))
+    method = make_method(config["method"], seed=config["seed"], **config.get("method_params", {}))
     speed = ConditionalSpeed(model.speed_groups()) if model.num_branches > 1 else None
     state = {"epoch": 0, "best_val_acc": -1.0, "best_epoch": None, "perfect_epochs": 0,
-             "history": [], "speed_rows": [], "speed_columns": None, "wall_seconds": 0.0}
+             "history": [], "steps_done": 0, "step_log": [], "speed_rows": [], "speed_columns": None,
+             "wall_seconds": 0.0}
 
     last_path = run_dir / "last.pt"
     if last_path.exists():
@@ -200,11 +202,14 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
             break
         val = evaluate(model, splits.val, device)
         test = val if splits.val_is_test else evaluate(model, splits.test, device)
+        steps = range(state["steps_done"] + 1, state["steps_done"] + len(step_kinds) + 1)
+        state["step_log"].extend([step, epoch, kind] for step, kind in zip(steps, step_kinds))
+        state["steps_done"] += len(step_kinds)
         if speed is not None:
             columns, rows = speed.drain_rows()
-            regular = [k for k in step_kinds if k == "regular"]
+            regular = [step for step, kind in zip(steps, step_kinds) if kind == "regular"]
             state["speed_columns"] = columns
-            state["speed_rows"].extend([[epoch, kind] + row for kind, row in zip(regular, rows)])
+            state["speed_rows"].extend([[step, epoch] + row for step, row in zip(regular, rows)])
         d_speed = speed.d_speed() if speed is not None else float("nan")
         state["wall_seconds"] += time.perf_counter() - started
         row = {"epoch": epoch + 1, "lr": config["lr"], "d_speed": d_speed,
@@ -253,9 +258,9 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
 
 def _write_tables(run_dir: Path, state: dict) -> None:
     io.write_csv(run_dir / "metrics.csv", pd.DataFrame(state["history"]))
+    io.write_csv(run_dir / "steps.csv", pd.DataFrame(state["step_log"], columns=["step", "epoch", "kind"]))
     if state["speed_columns"]:
-        frame = pd.DataFrame(state["speed_rows"], columns=["epoch", "kind"] + state["speed_columns"])
-        frame.insert(0, "step", np.arange(1, len(frame) + 1))
+        frame = pd.DataFrame(state["speed_rows"], columns=["step", "epoch"] + state["speed_columns"])
         if "M_theta1" in frame:
             frame["d_speed"] = d_speed_series(frame)
         io.write_csv(run_dir / "speed.csv", frame)

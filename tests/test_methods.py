@@ -1,0 +1,97 @@
+import pandas as pd
+import pytest
+import torch
+
+from greedy.methods import Guided, Random, make_method
+from greedy.train import train
+
+
+class FakeSpeed:
+    def __init__(self, value):
+        self.value = value
+
+    def d_speed(self):
+        return self.value
+
+
+def kinds(method, epoch, speed, n):
+    return [method.next_step(epoch, speed) for _ in range(n)]
+
+
+def test_guided_is_regular_during_warmup():
+    method = Guided(alpha=0.1, rebalance_steps=5, warmup_epochs=1)
+    assert kinds(method, 0, FakeSpeed(3.0), 20) == ["regular"] * 20
+
+
+@pytest.mark.parametrize("d_speed, target", [(0.5, 0), (-0.5, 1)])
+def test_guided_takes_q_rebalancing_steps_when_d_speed_exceeds_alpha(d_speed, target):
+    method = Guided(alpha=0.1, rebalance_steps=3, warmup_epochs=1)
+    speed = FakeSpeed(d_speed)
+    # a regular step first (d_speed is only fresh after one), then Q re-balancing steps, repeatedly
+    window = ["regular"] + [f"rebalance{target}"] * 3
+    assert kinds(method, 1, speed, 12) == window * 3
+
+
+def test_guided_trigger_is_strictly_greater_than_alpha():
+    method = Guided(alpha=0.1, rebalance_steps=5, warmup_epochs=0)
+    assert kinds(method, 0, FakeSpeed(0.1), 6) == ["regular"] * 6
+    assert kinds(method, 0, FakeSpeed(-0.1), 6) == ["regular"] * 6
+    assert kinds(method, 0, FakeSpeed(-0.1001), 2) == ["rebalance1"] * 2
+
+
+def test_guided_stops_rebalancing_when_balanced_again():
+    method = Guided(alpha=0.1, rebalance_steps=2, warmup_epochs=0)
+    speed = FakeSpeed(0.0)
+    assert kinds(method, 0, speed, 2) == ["regular"] * 2
+    speed.value = 0.3
+    assert kinds(method, 0, speed, 3) == ["rebalance0", "rebalance0", "regular"]
+    speed.value = 0.05
+    assert kinds(method, 0, speed, 3) == ["regular"] * 3
+
+
+def test_guided_state_round_trip_mid_window():
+    method = Guided(alpha=0.1, rebalance_steps=4, warmup_epochs=0)
+    speed = FakeSpeed(1.0)
+    kinds(method, 0, speed, 3)  # regular, rebalance0, rebalance0
+    clone = Guided(alpha=0.1, rebalance_steps=4, warmup_epochs=0)
+    clone.load_state_dict(method.state_dict())
+    assert kinds(clone, 0, speed, 5) == kinds(method, 0, speed, 5)
+
+
+def test_random_is_seeded_uniform_and_resumable():
+    a, b, c = Random(seed=3), Random(seed=3), Random(seed=4)
+    assert kinds(a, 0, None, 10) == ["regular"] * 10  # warm-up epoch
+    drawn = kinds(a, 1, None, 3000)
+    assert drawn == kinds(b, 1, None, 3000)
+    assert drawn != kinds(c, 1, None, 3000)
+    counts = pd.Series(drawn).value_counts(normalize=True)
+    assert set(counts.index) == {"regular", "rebalance0", "rebalance1"}
+    assert all(abs(v - 1 / 3) < 0.04 for v in counts)
+    clone = Random(seed=0)
+    clone.load_state_dict(a.state_dict())
+    assert kinds(clone, 1, None, 50) == kinds(a, 1, None, 50)
+
+
+def test_unknown_method_is_named():
+    with pytest.raises(ValueError, match="ogm"):
+        make_method("ogm")
+
+
+def test_guided_training_run_logs_its_steps(tiny_config, tmp_path):
+    config = tiny_config(max_epochs=2)
+    config["method"] = "guided"
+    config["method_params"] = {"alpha": 0.0, "rebalance_steps": 2, "warmup_epochs": 1}
+    summary = train(config, tmp_path / "run")
+    assert summary["status"] == "completed"
+    steps = pd.read_csv(tmp_path / "run" / "steps.csv")
+    epoch0, epoch1 = steps[steps.epoch == 0], steps[steps.epoch == 1]
+    assert (epoch0["kind"] == "regular").all() and len(epoch0) == 6
+    # alpha 0: from the warm-up's last regular step on, every regular step opens a window of 2
+    kinds1 = epoch1["kind"].tolist()
+    assert [k.startswith("rebalance") for k in kinds1] == [True, True, False] * 2
+    assert kinds1[0] == kinds1[1] and kinds1[2] == "regular"
+    speed = pd.read_csv(tmp_path / "run" / "speed.csv")
+    assert speed["step"].tolist() == steps[steps.kind == "regular"]["step"].tolist()
+    # the gate means count the samples of regular steps only (64 per step here)
+    model_state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["model"]
+    assert model_state["fusions.2.gate_count"].item() == 64 * len(speed)
