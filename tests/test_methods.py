@@ -95,3 +95,18 @@ def test_guided_training_run_logs_its_steps(tiny_config, tmp_path):
     # the gate means count the samples of regular steps only (64 per step here)
     model_state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["model"]
     assert model_state["fusions.2.gate_count"].item() == 64 * len(speed)
+
+
+def test_rubi_loss_masks_the_other_branch_with_the_bias_branch():
+    torch.manual_seed(0)
+    logits = [torch.randn(4, 10, requires_grad=True), torch.randn(4, 10, requires_grad=True)]
+    labels = torch.tensor([1, 2, 3, 4])
+    rubi = make_method("rubi", bias_branch=0)
+    expected = (torch.nn.functional.cross_entropy(logits[1] * torch.sigmoid(logits[0]), labels)
+                + torch.nn.functional.cross_entropy(logits[0], labels))
+    assert torch.allclose(rubi.loss(logits, labels), expected)
+    # vanilla is the plain sum of the branch losses
+    vanilla = make_method("vanilla")
+    plain = sum(torch.nn.functional.cross_entropy(l, labels) for l in logits)
+    assert torch.allclose(vanilla.loss(logits, labels), plain)
+    assert make_method("rubi", bias_branch=1).loss(logits, labels) != rubi.loss(logits, labels)

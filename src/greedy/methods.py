@@ -10,16 +10,20 @@ regular step. Methods keep their state in `state_dict()` so that a resumed run c
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 class Vanilla:
-    """Conventional joint training: every step is regular."""
+    """Conventional joint training: every step is regular; loss = sum_k CE(y, y_k)."""
 
     def __init__(self, **_):
         pass
 
     def next_step(self, epoch: int, speed) -> str:
         return "regular"
+
+    def loss(self, logits: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        return sum(F.cross_entropy(l, labels) for l in logits)
 
     def state_dict(self) -> dict:
         return {}
@@ -85,7 +89,29 @@ class Random(Vanilla):
         self.generator.set_state(state["generator"])
 
 
-METHODS = {"vanilla": Vanilla, "guided": Guided, "random": Random}
+class RUBi(Vanilla):
+    """RUBi (Cadene et al. 2019), adapted to two-branch intermediate fusion.
+
+    RUBi masks a VQA model's logits with the sigmoid of a question-only branch so that examples
+    the bias alone can answer contribute less. Here branch `bias_branch` (default 0: m0, the
+    colour in Colored-and-gray-MNIST, the modality the vanilla model leans on) plays the bias
+    branch, and the other branch's logits are masked during training:
+        loss = CE(y, y_other * sigmoid(y_bias)) + CE(y, y_bias).
+    The mask is not detached (as in RUBi, the masked loss also trains the bias branch). Every
+    step is regular; evaluation uses the unmasked prediction (mean of the branch logits).
+    """
+
+    def __init__(self, bias_branch: int = 0, **_):
+        self.bias_branch = bias_branch
+
+    def loss(self, logits, labels):
+        if len(logits) != 2:
+            raise ValueError("RUBi is adapted here for two-branch models")
+        bias, other = logits[self.bias_branch], logits[1 - self.bias_branch]
+        return F.cross_entropy(other * torch.sigmoid(bias), labels) + F.cross_entropy(bias, labels)
+
+
+METHODS = {"vanilla": Vanilla, "guided": Guided, "random": Random, "rubi": RUBi}
 
 
 def make_method(name: str, **params):

@@ -95,8 +95,8 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
         rebalance = model.rebalancing(int(kind[-1])) if kind.startswith("rebalance") else contextlib.nullcontext()
         with rebalance:
             logits = model(inputs)
-        losses = [F.cross_entropy(l, labels) for l in logits]
-        loss = sum(losses)
+        loss = method.loss(logits, labels) if method is not None else sum(
+            F.cross_entropy(l, labels) for l in logits)
         objective = loss + l1 * l1_norm(model) if l1 > 0 else loss
         if not torch.isfinite(objective):
             return None
