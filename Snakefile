@@ -19,4 +19,5 @@ include: "workflow/rules/render.smk"
 rule all:
     input:
         f"{RESULTS}/index.json",
+        f"{RESULTS}/report.md",
     default_target: True

@@ -54,11 +54,13 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
     results = smoke_run / "results"
     for path in ["index.json", "figures/fig7.png", "figures/fig7.meta.json", "tables/cmnist_unimodal.csv",
                  "tables/cmnist_unimodal.md", "metrics/cmnist_unimodal.json", "metrics/cmnist_sweep.json",
-                 "cmnist/sweep.csv", "cmnist/sweep_lrs.csv", "cmnist/unimodal.csv"]:
+                 "cmnist/sweep.csv", "cmnist/sweep_lrs.csv", "cmnist/unimodal.csv", "cmnist/table1.csv",
+                 "tables/table1.csv", "tables/table1.md", "tables/table1.tex", "report.md"]:
         assert (results / path).stat().st_size > 0, path
     index = json.loads((results / "index.json").read_text())
     by_id = {entry["id"]: entry for entry in index["artifacts"]}
-    assert set(by_id) == {"fig7", "text:cmnist_unimodal"}
+    assert set(by_id) == {"fig7", "text:cmnist_unimodal", "table1"}
+    assert by_id["table1"]["n_models"] == 4 + 1  # four methods x 1 run, plus the best uni-modal run
     assert by_id["fig7"]["n_models"] == 6 and by_id["text:cmnist_unimodal"]["n_models"] == 2
     assert by_id["fig7"]["rule"] == "cmnist_fig7"
     assert by_id["fig7"]["params"]["studies.cmnist.sweep"]["num_lrs"] == 2
@@ -70,6 +72,21 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
     lrs = pd.read_csv(results / "cmnist" / "sweep_lrs.csv")["lr"].tolist()
     assert sorted(set(sweep["lr"])) == sorted(lrs)
     assert (smoke_run / "logs" / "data" / "cmnist.log").exists()
+    table1 = pd.read_csv(results / "tables" / "table1.csv")
+    cmnist = table1[table1.dataset == "cmnist"]
+    assert set(cmnist.method) == {"unimodal", "vanilla", "rubi", "random", "guided"}
+    assert (cmnist.status == "reproduced").all() and cmnist.ours_mean.notna().all()
+    assert (table1[table1.dataset != "cmnist"].status == "not yet reproduced").all()
+    assert table1[table1.dataset != "cmnist"].get("ours_mean", pd.Series(dtype=float)).isna().all()
+    report = (results / "report.md").read_text()
+    for artifact in ("table1", "fig7", "fig2a", "fig5b", "fig9a", "figlr", "text"):
+        assert f"| {artifact}" in report
+    assert report.count("not yet reproduced") >= 10
+    # the guided and random runs logged re-balancing steps; vanilla did not
+    steps = {method: pd.read_csv(next((results / "runs" / "cmnist" / "table1" / "mono-gray").glob(f"{method}-*"))
+                                 / "steps.csv") for method in ("vanilla", "guided", "random")}
+    assert (steps["vanilla"].kind == "regular").all()
+    assert steps["random"].kind.str.startswith("rebalance").any()
 
 
 def test_smoke_dag_again_does_nothing(smoke_run):
@@ -83,6 +100,8 @@ def test_smoke_outputs_regression(smoke_run, num_regression):
     values = {f"{r.pairing}@{r.lr:.3g}/{name}": getattr(r, name)
               for r in sweep.itertuples() for name in ("test_acc", "d_util", "d_speed")}
     values.update({f"unimodal/{r.pairing}/test_acc": r.test_acc for r in unimodal.itertuples()})
+    table1 = pd.read_csv(smoke_run / "results" / "cmnist" / "table1.csv")
+    values.update({f"table1/{r.method}/test_acc": r.test_acc for r in table1.itertuples()})
     tolerances = {k: {"atol": 0.03 if k.endswith("test_acc") else 0.05} for k in values}
     num_regression.check({k: [v] for k, v in values.items()}, tolerances=tolerances)
 
@@ -126,7 +145,7 @@ def test_dvc_round_trip(tmp_path):
     run(GIT + ["add", "-A"], project)
     run(GIT + ["commit", "-qm", "project"], project)
     first = run(["dvc", "repro"], project).stdout
-    for stage in ("cmnist_data", "cmnist_unimodal", "cmnist_sweep", "results_index"):
+    for stage in ("cmnist_data", "cmnist_unimodal", "cmnist_sweep", "cmnist_table1", "results_index"):
         assert f"Running stage '{stage}'" in first
     second = run(["dvc", "repro"], project).stdout
     assert "Running stage" not in second and "didn't change" in second
@@ -139,8 +158,9 @@ def test_dvc_round_trip(tmp_path):
     experiment = run(["dvc", "exp", "run", "-S", "studies.cmnist.unimodal.lr=0.02"], project).stdout
     assert "Running stage 'cmnist_unimodal'" in experiment
     assert "Running stage 'results_index'" in experiment
+    assert "Running stage 'cmnist_table1'" in experiment  # its best uni-modal row depends on it
     assert "Running stage 'cmnist_sweep'" not in experiment
     assert "Running stage 'cmnist_data'" not in experiment
     after = {p.name for p in runs.iterdir()}
     # persisted: DVC did not delete the earlier runs; the new lr got its own hashed folder
-    assert before < after and any(name.startswith("lr0.02_") for name in after - before)
+    assert before < after and any(name.startswith("vanilla-lr0.02_") for name in after - before)

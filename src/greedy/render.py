@@ -18,13 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import gaussian_kde  # noqa: E402
 
-from greedy import io  # noqa: E402
-
-# Paper numbers, shown only as a labelled reference column.
-PAPER = {
-    "unimodal_test_acc": {"mono": "41 (text)", "gray": "99 (text)"},
-    "fig7_abs_E_d_util": "≈ 0.3 (mono+gray); ≈ 0.0 for identical copies",
-}
+from greedy import io, paper  # noqa: E402
 
 
 def write_meta(path, artifact_id: str, paths: list[str], rule: str, params: dict, n_models: int,
@@ -42,7 +36,7 @@ def unimodal(sweep_csv: str, out_csv: str, out_md: str, meta: str, params: dict,
         acc = 100 * done["test_acc"]
         rows.append({"modality": modality, "runs": len(group), "diverged": int((group["status"] == "diverged").sum()),
                      "test_acc_mean": acc.mean(), "test_acc_std": acc.std(ddof=1) if len(acc) > 1 else float("nan"),
-                     "paper_test_acc": PAPER["unimodal_test_acc"].get(modality, "")})
+                     "paper_test_acc (text)": paper.CMNIST_UNIMODAL_TEXT.get(modality)})
     table = pd.DataFrame(rows)
     io.write_csv(out_csv, table)
     io.write_text(out_md, table.to_markdown(index=False, floatfmt=".2f") + "\n")
@@ -96,10 +90,115 @@ def fig7(sweep_csv: str, out_png: str, meta: str, params: dict, metrics: str | N
     plt.close(fig)
     tmp.replace(out_png)
     write_meta(meta, "fig7", [out_png, sweep_csv], "cmnist_fig7", params, len(frame), summary=summary,
-               paper=PAPER["fig7_abs_E_d_util"])
+               paper=paper.ARTIFACTS["fig7"])
     if metrics:
         io.write_json(metrics, summary)
     return summary
+
+
+def _mean_std(values: pd.Series) -> tuple[float, float]:
+    values = 100 * values.dropna()
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+
+
+def table1(unimodal_csv: str, table1_csv: str, out_prefix: str, meta: str, params: dict) -> pd.DataFrame:
+    """Table 1: mean ± std test accuracy per method and data set, the paper's value and our
+    difference beside each cell; data sets not yet in the pipeline are marked, never filled."""
+    unimodal_runs, method_runs = pd.read_csv(unimodal_csv), pd.read_csv(table1_csv)
+    rows = []
+    best = max(((m, _mean_std(g.loc[g.status == "completed", "test_acc"]))
+                for m, g in unimodal_runs.groupby("pairing")), key=lambda item: item[1][0])
+    ours = {"unimodal": (best[1], int((unimodal_runs.pairing == best[0]).sum()), f"best: {best[0]}", 0)}
+    for method, group in method_runs.groupby("method"):
+        done = group[group.status == "completed"]
+        ours[method] = (_mean_std(done["test_acc"]), len(group), "", int((group.status == "diverged").sum()))
+    for method in [m for m in paper.TABLE1_ROWS if m in ours or m in paper.TABLE1]:
+        for d, dataset in enumerate(paper.DATASETS):
+            reference = paper.TABLE1.get(method, [None] * 4)[d]
+            row = {"method": method, "row": paper.TABLE1_ROWS[method], "dataset": dataset,
+                   "paper_mean": reference[0] if reference else None,
+                   "paper_std": reference[1] if reference else None}
+            if dataset == "cmnist" and method in ours:
+                (mean, std), n, note, diverged = ours[method]
+                row.update(ours_mean=mean, ours_std=std, runs=n, diverged=diverged, note=note, status="reproduced",
+                           difference=mean - reference[0] if reference else None,
+                           within_2_std=bool(abs(mean - reference[0]) <= 2 * reference[1]) if reference else None)
+            else:
+                row.update(status="not yet reproduced")
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    io.write_csv(f"{out_prefix}.csv", table)
+
+    def cell(r):
+        reference = "—" if pd.isna(r.paper_mean) else f"{r.paper_mean:.2f}±{r.paper_std:.2f}"
+        if r.status != "reproduced":
+            return f"not yet reproduced (paper {reference})"
+        std = "" if pd.isna(r.ours_std) else f"±{r.ours_std:.2f}"
+        diff = "" if pd.isna(r.get("difference")) else f", Δ {r.difference:+.2f}"
+        return f"{r.ours_mean:.2f}{std} (paper {reference}{diff})"
+
+    wide = table.assign(cell=table.apply(cell, axis=1)).pivot(index="row", columns="dataset", values="cell")
+    wide = wide.reindex([paper.TABLE1_ROWS[m] for m in dict.fromkeys(table["method"])])
+    wide = wide[paper.DATASETS].rename(columns=paper.DATASET_TITLES)
+    wide.index.name = "method"
+    io.write_text(f"{out_prefix}.md", "Test accuracy (%), ours (paper, Δ = ours − paper).\n\n"
+                  + wide.to_markdown() + "\n")
+    io.write_text(f"{out_prefix}.tex", wide.to_latex(escape=True))
+    reproduced = table[table.status == "reproduced"]
+    write_meta(meta, "table1", [f"{out_prefix}.csv", f"{out_prefix}.md", f"{out_prefix}.tex"], "table1",
+               params, int(method_runs.shape[0] + (unimodal_runs.pairing == best[0]).sum()),
+               cells={f"{r.method}/{r.dataset}": {"ours_mean": r.ours_mean, "ours_std": r.ours_std,
+                                                  "paper_mean": r.paper_mean, "paper_std": r.paper_std,
+                                                  "within_2_std": r.within_2_std}
+                      for r in reproduced.itertuples()})
+    return table
+
+
+def report(meta_files: list[str], index_path: str, out: str) -> str:
+    """One page: every artifact of the paper, ours beside the paper's, with a verdict."""
+    metas = {m["id"]: m for m in (io.read_json(p) for p in meta_files)}
+    lines = ["# Reproduction report", "",
+             f"Every artifact of the paper (REFERENCE section 1). Index: [{index_path}]({Path(index_path).name}).",
+             "Verdicts: Table 1 cells agree when our mean is within the paper's ±2 std; figure",
+             f"expectations agree within ±{paper.FIG7_TOLERANCE} on E[d_util]; accuracies quoted in the text",
+             f"within ±{paper.TEXT_TOLERANCE_POINTS} points.", ""]
+    lines += ["| artifact | paper | ours | verdict | models | index entry |", "|---|---|---|---|---|---|"]
+    for artifact_id, description in paper.ARTIFACTS.items():
+        if artifact_id == "table1" and "table1" in metas:
+            meta = metas["table1"]
+            for key, c in meta["cells"].items():
+                verdict = "agrees" if c["within_2_std"] else "differs"
+                std = "" if c["ours_std"] is None or pd.isna(c["ours_std"]) else f"±{c['ours_std']:.2f}"
+                lines.append(f"| table1 {key} | {c['paper_mean']:.2f}±{c['paper_std']:.2f} | "
+                             f"{c['ours_mean']:.2f}{std} | {verdict} | {meta['n_models']} | `table1` |")
+            lines.append("| table1 other columns | see Table 1 | not yet reproduced | — | 0 | — |")
+        elif artifact_id == "fig7" and "fig7" in metas:
+            meta = metas["fig7"]
+            for pairing, s in meta["summary"].items():
+                expected = paper.FIG7_ABS_E_D_UTIL.get(pairing)
+                value = s["E_d_util"]
+                verdict = "—" if value is None or expected is None else (
+                    "agrees" if abs(abs(value) - expected) <= paper.FIG7_TOLERANCE else "differs")
+                shown = "—" if value is None else f"{value:+.3f}"
+                lines.append(f"| fig7 {pairing} E[d_util] | |E| ≈ {expected} | {shown} "
+                             f"({s['models']} models, {s['diverged']} diverged) | {verdict} | {s['models']} | `fig7` |")
+        elif artifact_id == "text" and "text:cmnist_unimodal" in metas:
+            meta = metas["text:cmnist_unimodal"]
+            for modality, value in meta["values"].items():
+                expected = paper.CMNIST_UNIMODAL_TEXT[modality]
+                verdict = "agrees" if abs(value - expected) <= paper.TEXT_TOLERANCE_POINTS else "differs"
+                lines.append(f"| text: CMNIST uni-modal {modality} | {expected:.0f} % | {value:.2f} % | {verdict} | "
+                             f"{meta['n_models']} | `text:cmnist_unimodal` |")
+            lines.append("| text: other quoted numbers | " + description.split(";", 1)[1].strip()
+                         + " | not yet reproduced | — | 0 | — |")
+        else:
+            lines.append(f"| {artifact_id} | {description} | not yet reproduced | — | 0 | — |")
+    # a literal "|" (as in |E[d_util]|) would end a Markdown table cell
+    lines = [line if not line.startswith("| ") else "| " + " | ".join(
+        cell.replace("|", "\\|") for cell in line[2:-2].split(" | ")) + " |" for line in lines]
+    text = "\n".join(lines) + "\n"
+    io.write_text(out, text)
+    return text
 
 
 def index(meta_files: list[str], out: str) -> dict:
@@ -123,6 +222,16 @@ def main(argv=None) -> None:
             p.add_argument("--md", required=True)
         else:
             p.add_argument("--png", required=True)
+    p = sub.add_parser("table1")
+    p.add_argument("--unimodal", required=True)
+    p.add_argument("--table1", required=True)
+    p.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md and .tex")
+    p.add_argument("--meta", required=True)
+    p.add_argument("--params-json", default="{}")
+    p = sub.add_parser("report")
+    p.add_argument("--index", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("meta", nargs="+")
     p = sub.add_parser("index")
     p.add_argument("--out", required=True)
     p.add_argument("meta", nargs="+")
@@ -131,6 +240,10 @@ def main(argv=None) -> None:
         print(unimodal(args.sweep, args.csv, args.md, args.meta, json.loads(args.params_json), args.metrics).to_string(index=False))
     elif args.command == "fig7":
         print(json.dumps(fig7(args.sweep, args.png, args.meta, json.loads(args.params_json), args.metrics), indent=2))
+    elif args.command == "table1":
+        print(table1(args.unimodal, args.table1, args.out_prefix, args.meta, json.loads(args.params_json)).to_string())
+    elif args.command == "report":
+        print(report(args.meta, args.index, args.out))
     else:
         index(args.meta, args.out)
 

@@ -29,16 +29,17 @@ def sweep_learning_rates(params: dict, dataset: str = "cmnist") -> list[float]:
 
 def run_id(study: str, config: dict) -> str:
     name = "-".join(config["modalities"])
-    return f"{study}/{name}/lr{config['lr']:.3g}_seed{config['seed']}_{short_hash(config)}"
+    return f"{study}/{name}/{config['method']}-lr{config['lr']:.3g}_seed{config['seed']}_{short_hash(config)}"
 
 
 def cmnist_runs(params: dict) -> dict[str, dict]:
-    """run id -> {"study", "config"} for the uni-modal baselines and the learning-rate sweep."""
+    """run id -> {"study", "config"} for the uni-modal baselines, the learning-rate sweep and
+    the Table 1 runs (every method at the table's learning rate)."""
     study = params["studies"]["cmnist"]
     runs: dict[str, dict] = {}
 
-    def add(name, modalities, lr, seed, **extra):
-        config = run_config(params, "cmnist", modalities, lr, seed)
+    def add(name, modalities, lr, seed, method="vanilla", **extra):
+        config = run_config(params, "cmnist", modalities, lr, seed, method)
         runs[run_id(name, config)] = {"study": name, "config": config, **extra}
 
     for modality in ("mono", "gray"):
@@ -48,6 +49,10 @@ def cmnist_runs(params: dict) -> dict[str, dict]:
         for i, lr in enumerate(sweep_learning_rates(params)):
             for r in range(study["sweep"]["runs"]):
                 add("sweep", pairing, lr, params["seed"] + r, lr_index=i)
+    table1 = study["table1"]
+    for method in table1["methods"]:
+        for r in range(table1["runs"]):
+            add("table1", study["modalities"], table1["lr"], params["seed"] + r, method=method)
     return runs
 
 

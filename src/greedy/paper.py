@@ -1,0 +1,43 @@
+"""The paper's numbers (REFERENCE section 1), used only as the labelled reference column.
+
+Nothing here is ever presented as a result of ours; render.py prints these beside our numbers.
+"""
+from __future__ import annotations
+
+DATASETS = ["cmnist", "modelnet40", "nvgesture_scratch", "nvgesture_pretrained"]
+DATASET_TITLES = {"cmnist": "Colored-and-gray-MNIST", "modelnet40": "ModelNet40",
+                  "nvgesture_scratch": "NVGesture-scratch", "nvgesture_pretrained": "NVGesture-pretrained"}
+
+# Table 1: test accuracy, mean and std over 3 runs.
+TABLE1 = {
+    "unimodal": [(99.14, 0.11), (89.34, 0.39), (77.59, 0.55), (78.98, 2.02)],
+    "vanilla": [(45.26, 0.46), (90.09, 0.58), (79.81, 1.14), (83.20, 0.21)],
+    "rubi": [(44.79, 0.62), (90.45, 0.58), (79.95, 0.12), (81.60, 1.28)],
+    "random": [(74.07, 2.75), (91.36, 0.10), (79.88, 0.90), (82.64, 0.84)],
+    "guided": [(91.01, 1.20), (91.37, 0.28), (80.22, 0.73), (83.82, 1.45)],
+}
+TABLE1_ROWS = {"unimodal": "uni-modal (best)", "vanilla": "vanilla", "rubi": "RUBi", "random": "random",
+               "guided": "guided", "gradient_blending": "Gradient Blending (extra, not in the paper)"}
+
+# Every artifact of REFERENCE section 1, with what the paper shows.
+ARTIFACTS = {
+    "table1": "test accuracy, mean ± std over 3 runs (methods × data sets)",
+    "fig2a": "d_util / d_speed histograms, ModelNet40: |E[d_util]| ≈ 0.1; ≈ 0.0 for identical copies",
+    "fig2b": "d_util / d_speed histograms, NVGesture: |E[d_util]| ≈ 0.4; ≈ 0.0 for identical copies",
+    "fig7": "d_util / d_speed histograms, Colored-and-gray-MNIST: |E[d_util]| ≈ 0.3 (mono+gray)",
+    "fig3": "R(f) vs L1 weight λ (ModelNet40): R grows with λ",
+    "fig4": "|d_util|, |d_speed| vs log λ (ModelNet40): both grow, sharply for λ ≥ 1e-5",
+    "fig8": "|d_util|, |d_speed| vs R(f) (ModelNet40)",
+    "fig5a": "d_util histograms vanilla / guided / random, ModelNet40: E ≈ −0.1 / −0.0 / −0.0",
+    "fig5b": "d_util histograms vanilla / guided / random, NVGesture: E ≈ 0.4 / 0.3 / 0.1",
+    "fig9a": "sensitivity to Q (ModelNet40): Q = 50 loses control of d_util",
+    "fig9b": "sensitivity to α (ModelNet40): α ≤ 0.25·E[d_util] works",
+    "figlr": "d_util vs learning rate (ModelNet40, NVGesture): high lr more balanced",
+    "text": "uni-modal CMNIST mono 41 % / gray 99 %; ModelNet40 front 89 % / rear 88 %; "
+            "NVGesture u(depth|RGB) = 0.63, u(RGB|depth) = 0.01; guided CMNIST gray branch 99.16±0.14; "
+            "three views ModelNet40 vanilla 91.21 % → guided 92.45 %",
+}
+CMNIST_UNIMODAL_TEXT = {"mono": 41.0, "gray": 99.0}
+FIG7_ABS_E_D_UTIL = {"mono+gray": 0.3, "mono+mono": 0.0, "gray+gray": 0.0}
+FIG7_TOLERANCE = 0.1        # stated tolerance on E[d_util] read off a histogram
+TEXT_TOLERANCE_POINTS = 2.0  # percentage points, for accuracies quoted in the text
