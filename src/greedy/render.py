@@ -84,15 +84,71 @@ def fig7(sweep_csv: str, out_png: str, meta: str, params: dict, metrics: str | N
     fig.suptitle("Colored-and-gray-MNIST learning-rate sweep (paper Fig. 7; paper |E[d_util]| ≈ 0.3 for mono+gray)",
                  fontsize=10)
     fig.tight_layout()
+    _save(fig, out_png)
+    write_meta(meta, "fig7", [out_png, sweep_csv], "cmnist_fig7", params, len(frame), summary=summary,
+               paper=paper.ARTIFACTS["fig7"])
+    if metrics:
+        io.write_json(metrics, summary)
+    return summary
+
+
+def _save(fig, out_png: str) -> None:
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(out_png).with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
     tmp.replace(out_png)
-    write_meta(meta, "fig7", [out_png, sweep_csv], "cmnist_fig7", params, len(frame), summary=summary,
-               paper=paper.ARTIFACTS["fig7"])
-    if metrics:
-        io.write_json(metrics, summary)
+
+
+def fig5c(sweep_csv: str, method_sweep_csv: str, pairing: str, out_png: str, meta: str, params: dict) -> dict:
+    """d_util histograms of the vanilla, guided and random learning-rate sweeps (CMNIST)."""
+    sweep = pd.read_csv(sweep_csv)
+    frame = pd.concat([sweep[(sweep.pairing == pairing) & (sweep.method == "vanilla")],
+                       pd.read_csv(method_sweep_csv)])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    summary = {}
+    for method, color in zip(dict.fromkeys(frame.method), ["tab:gray", "tab:green", "tab:purple", "tab:red"]):
+        group = frame[frame.method == method]
+        done = group[group.status == "completed"]
+        summary[method] = {"models": len(group), "diverged": int((group.status == "diverged").sum()),
+                           "E_d_util": float(done.d_util.mean()) if len(done) else None}
+        _histogram(ax, done.d_util.to_numpy(float), color, method)
+    ax.set_xlabel("d_util")
+    ax.set_title(f"{pairing}: " + ", ".join(f"{m} {s['models']} models ({s['diverged']} diverged)"
+                                             for m, s in summary.items()), fontsize=8)
+    fig.tight_layout()
+    _save(fig, out_png)
+    write_meta(meta, "fig5c", [out_png, sweep_csv, method_sweep_csv], "cmnist_fig5c", params, len(frame),
+               summary=summary, paper="extension: the paper shows Fig. 5 for ModelNet40 and NVGesture only")
+    return summary
+
+
+def dspeed(guided_status: str, vanilla_status: str, out_png: str, meta: str, params: dict) -> dict:
+    """d_speed over training steps for a vanilla and a guided run; re-balancing steps shaded."""
+    fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    summary = {}
+    for ax, (name, status_path) in zip(axes, [("vanilla", vanilla_status), ("guided", guided_status)]):
+        run_dir = Path(status_path).parent
+        speed = pd.read_csv(run_dir / "speed.csv") if (run_dir / "speed.csv").exists() else pd.DataFrame()
+        steps = pd.read_csv(run_dir / "steps.csv")
+        if len(speed):
+            ax.plot(speed.step, speed.d_speed, color="black", linewidth=0.8, label="d_speed")
+        for kind, color in (("rebalance0", "tab:red"), ("rebalance1", "tab:blue")):
+            mask = (steps.kind == kind).to_numpy()
+            if mask.any():
+                ax.fill_between(steps.step, 0, 1, where=mask, step="mid", color=color, alpha=0.25,
+                                transform=ax.get_xaxis_transform(), label=f"{kind} steps")
+        ax.axhline(0, color="gray", linestyle="--", linewidth=0.8)
+        ax.set_ylabel("d_speed")
+        ax.set_title(f"{name}: {Path(run_dir).name}", fontsize=8)
+        ax.legend(fontsize=7, loc="upper right")
+        summary[name] = {"steps": len(steps), **{k: int((steps.kind == k).sum())
+                                                 for k in ("regular", "rebalance0", "rebalance1")}}
+    axes[-1].set_xlabel("training step")
+    fig.tight_layout()
+    _save(fig, out_png)
+    write_meta(meta, "dspeed_steps", [out_png], "cmnist_dspeed_plot", params, 2, summary=summary,
+               paper="extension: d_speed over training with the re-balancing windows of Algorithm 1")
     return summary
 
 
@@ -154,6 +210,10 @@ def table1(unimodal_csv: str, table1_csv: str, out_prefix: str, meta: str, param
     return table
 
 
+def _signed(value) -> str:
+    return "—" if value is None else f"{value:+.3f}"
+
+
 def report(meta_files: list[str], index_path: str, out: str) -> str:
     """One page: every artifact of the paper, ours beside the paper's, with a verdict."""
     metas = {m["id"]: m for m in (io.read_json(p) for p in meta_files)}
@@ -193,6 +253,17 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
                          + " | not yet reproduced | — | 0 | — |")
         else:
             lines.append(f"| {artifact_id} | {description} | not yet reproduced | — | 0 | — |")
+    lines += ["", "Extensions beyond the paper's artifacts:", "",
+              "| artifact | what | ours | models | index entry |", "|---|---|---|---|---|"]
+    if "fig5c" in metas:
+        meta = metas["fig5c"]
+        shown = ", ".join(f"{m}: E[d_util] = {_signed(s['E_d_util'])}" for m, s in meta["summary"].items())
+        lines.append(f"| fig5c | Fig. 5 on CMNIST (vanilla vs guided vs random sweeps) | {shown} | "
+                     f"{meta['n_models']} | `fig5c` |")
+    if "dspeed_steps" in metas:
+        meta = metas["dspeed_steps"]
+        shown = "; ".join(f"{m}: " + ", ".join(f"{k} {v}" for k, v in s.items()) for m, s in meta["summary"].items())
+        lines.append(f"| dspeed_steps | d_speed over steps, re-balancing shaded | {shown} | 2 | `dspeed_steps` |")
     # a literal "|" (as in |E[d_util]|) would end a Markdown table cell
     lines = [line if not line.startswith("| ") else "| " + " | ".join(
         cell.replace("|", "\\|") for cell in line[2:-2].split(" | ")) + " |" for line in lines]
@@ -222,6 +293,19 @@ def main(argv=None) -> None:
             p.add_argument("--md", required=True)
         else:
             p.add_argument("--png", required=True)
+    p = sub.add_parser("fig5c")
+    p.add_argument("--sweep", required=True)
+    p.add_argument("--method-sweep", required=True)
+    p.add_argument("--pairing", required=True)
+    p.add_argument("--png", required=True)
+    p.add_argument("--meta", required=True)
+    p.add_argument("--params-json", default="{}")
+    p = sub.add_parser("dspeed")
+    p.add_argument("--guided", required=True, help="status.json of a guided run")
+    p.add_argument("--vanilla", required=True, help="status.json of a vanilla run")
+    p.add_argument("--png", required=True)
+    p.add_argument("--meta", required=True)
+    p.add_argument("--params-json", default="{}")
     p = sub.add_parser("table1")
     p.add_argument("--unimodal", required=True)
     p.add_argument("--table1", required=True)
@@ -240,6 +324,11 @@ def main(argv=None) -> None:
         print(unimodal(args.sweep, args.csv, args.md, args.meta, json.loads(args.params_json), args.metrics).to_string(index=False))
     elif args.command == "fig7":
         print(json.dumps(fig7(args.sweep, args.png, args.meta, json.loads(args.params_json), args.metrics), indent=2))
+    elif args.command == "fig5c":
+        print(json.dumps(fig5c(args.sweep, args.method_sweep, args.pairing, args.png, args.meta,
+                               json.loads(args.params_json)), indent=2))
+    elif args.command == "dspeed":
+        print(json.dumps(dspeed(args.guided, args.vanilla, args.png, args.meta, json.loads(args.params_json)), indent=2))
     elif args.command == "table1":
         print(table1(args.unimodal, args.table1, args.out_prefix, args.meta, json.loads(args.params_json)).to_string())
     elif args.command == "report":

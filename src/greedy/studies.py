@@ -33,8 +33,8 @@ def run_id(study: str, config: dict) -> str:
 
 
 def cmnist_runs(params: dict) -> dict[str, dict]:
-    """run id -> {"study", "config"} for the uni-modal baselines, the learning-rate sweep and
-    the Table 1 runs (every method at the table's learning rate)."""
+    """run id -> {"study", "config"} for the uni-modal baselines, the learning-rate sweep (and
+    its repetition with each re-balancing method) and the Table 1 runs."""
     study = params["studies"]["cmnist"]
     runs: dict[str, dict] = {}
 
@@ -49,6 +49,10 @@ def cmnist_runs(params: dict) -> dict[str, dict]:
         for i, lr in enumerate(sweep_learning_rates(params)):
             for r in range(study["sweep"]["runs"]):
                 add("sweep", pairing, lr, params["seed"] + r, lr_index=i)
+    for method in study["method_sweep"]["methods"]:
+        for i, lr in enumerate(sweep_learning_rates(params)):
+            for r in range(study["sweep"]["runs"]):
+                add("method_sweep", study["modalities"], lr, params["seed"] + r, method=method, lr_index=i)
     table1 = study["table1"]
     for method in table1["methods"]:
         for r in range(table1["runs"]):

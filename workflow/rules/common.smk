@@ -20,6 +20,13 @@ def run_files(study, name, pairing=None):
     return [f"{RESULTS}/runs/cmnist/{rid}/{name}" for rid in runs_of(study, pairing)]
 
 
+def first_table1_run(method):
+    """status.json of the Table 1 run of `method` with the base seed."""
+    rid = next(r for r in runs_of("table1") if RUNS[r]["config"]["method"] == method
+               and RUNS[r]["config"]["seed"] == config["seed"])
+    return f"{RESULTS}/runs/cmnist/{rid}/status.json"
+
+
 def params_json(*sections):
     """The parameter sections an artifact depends on, as JSON for its index entry."""
     out = {}

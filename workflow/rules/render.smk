@@ -59,10 +59,53 @@ rule table1:
         "--out-prefix {params.prefix} --meta {output.meta} --params-json {params.recorded:q} > {log} 2>&1"
 
 
+rule cmnist_fig5c:
+    """Extension of the paper's Fig. 5 to CMNIST: d_util of vanilla vs guided vs random sweeps."""
+    conda:
+        ENV
+    input:
+        sweep=f"{RESULTS}/cmnist/sweep.csv",
+        method_sweep=f"{RESULTS}/cmnist/method_sweep.csv",
+    output:
+        png=f"{RESULTS}/figures/fig5c.png",
+        meta=f"{RESULTS}/figures/fig5c.meta.json",
+    params:
+        pairing="+".join(config["studies"]["cmnist"]["modalities"]),
+        recorded=params_json("studies.cmnist.sweep", "studies.cmnist.method_sweep", "studies.cmnist.table1",
+                             "training.cmnist", "models.cmnist", "data.cmnist"),
+    log:
+        "logs/render/fig5c.log",
+    shell:
+        "python -m greedy.render fig5c --sweep {input.sweep} --method-sweep {input.method_sweep} "
+        "--pairing {params.pairing} --png {output.png} --meta {output.meta} "
+        "--params-json {params.recorded:q} > {log} 2>&1"
+
+
+rule cmnist_dspeed_plot:
+    """d_speed over training steps, re-balancing windows shaded: one guided and one vanilla run."""
+    conda:
+        ENV
+    input:
+        guided=lambda w: first_table1_run("guided"),
+        vanilla=lambda w: first_table1_run("vanilla"),
+    output:
+        png=f"{RESULTS}/figures/dspeed_steps.png",
+        meta=f"{RESULTS}/figures/dspeed_steps.meta.json",
+    params:
+        recorded=params_json("studies.cmnist.table1", "training.cmnist", "models.cmnist"),
+    log:
+        "logs/render/dspeed_steps.log",
+    shell:
+        "python -m greedy.render dspeed --guided {input.guided} --vanilla {input.vanilla} "
+        "--png {output.png} --meta {output.meta} --params-json {params.recorded:q} > {log} 2>&1"
+
+
 META_FILES = [
     f"{RESULTS}/tables/cmnist_unimodal.meta.json",
     f"{RESULTS}/figures/fig7.meta.json",
     f"{RESULTS}/tables/table1.meta.json",
+    f"{RESULTS}/figures/fig5c.meta.json",
+    f"{RESULTS}/figures/dspeed_steps.meta.json",
 ]
 
 

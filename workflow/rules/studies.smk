@@ -7,7 +7,7 @@ rule cmnist_collect:
     output:
         f"{RESULTS}/cmnist/{{study}}.csv",
     wildcard_constraints:
-        study="unimodal|sweep|table1",
+        study="unimodal|sweep|method_sweep|table1",
     log:
         "logs/studies/cmnist_{study}.log",
     shell:
