@@ -20,7 +20,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from greedy.config import cmnist_data_dir, load_params, run_config
+from greedy.config import load_params, run_config
 from greedy.data import cmnist
 from greedy.methods import make_method
 from greedy.speed import ConditionalSpeed
@@ -59,10 +59,7 @@ def forward_only(model, batches):
 
 
 def run(params: dict, steps: int = 40, repeats: int = 5) -> dict:
-    if not (cmnist_data_dir(params) / "manifest.json").exists():
-        data = dict(params["data"]["cmnist"])
-        data.pop("out_dir")
-        cmnist.build(data.pop("mnist_root"), cmnist_data_dir(params), **data)
+    cmnist.prepare(params)
     config = run_config(params, "cmnist", params["studies"]["cmnist"]["modalities"], 0.01, params["seed"])
     device = resolve_device(config["device"])
     splits = splits_for_config(config)

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from greedy import io
-from greedy.config import cmnist_data_dir, load_params, run_config
+from greedy import io, paper
+from greedy.config import load_params, run_config
 from greedy.data import cmnist
 from greedy.train import train
 from greedy.utilization import evaluate_run
 
 # Paper values, printed only as the labelled reference column.
-PAPER_TEST_ACC = {"gray": "99 % (text; Table 1 uni-modal best 99.14±0.11)", "mono": "41 % (text)",
-                  "vanilla mono+gray": "45.26±0.46 (Table 1)"}
+PAPER_TEST_ACC = {"gray": f"{paper.CMNIST_UNIMODAL_TEXT['gray']:.0f} (text)",
+                  "mono": f"{paper.CMNIST_UNIMODAL_TEXT['mono']:.0f} (text)",
+                  "vanilla mono+gray": "{:.2f}±{:.2f} (Table 1)".format(*paper.TABLE1["vanilla"][0])}
 
 
 def main(argv=None) -> None:
@@ -29,11 +30,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=None, help="default: params seed")
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    data_dir = cmnist_data_dir(params)
-    if not (data_dir / "manifest.json").exists():
-        data = dict(params["data"]["cmnist"])
-        data.pop("out_dir")
-        cmnist.build(data.pop("mnist_root"), data_dir, **data)
+    cmnist.prepare(params)
     seed = params["seed"] if args.seed is None else args.seed
     lr = params["studies"]["cmnist"]["unimodal"]["lr"]
     out = Path(args.out)

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from greedy import io
-from greedy.config import load_params, run_config, short_hash
+from greedy.config import run_config, short_hash
 
-CMNIST_ROOT = "cmnist"
 
 
 def sweep_learning_rates(params: dict, dataset: str = "cmnist") -> list[float]:
@@ -78,18 +77,11 @@ def collect(utilization_files: list[str]) -> pd.DataFrame:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Study helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
-    lrs = sub.add_parser("sweep-lrs", help="write the sweep's learning rates to CSV")
-    lrs.add_argument("--params", nargs="+", default=["params.yaml"])
-    lrs.add_argument("--out", required=True)
     col = sub.add_parser("collect", help="gather utilization JSONs into one CSV")
     col.add_argument("--out", required=True)
     col.add_argument("files", nargs="+")
     args = parser.parse_args(argv)
-    if args.command == "sweep-lrs":
-        values = sweep_learning_rates(load_params(args.params))
-        io.write_csv(args.out, pd.DataFrame({"lr_index": range(len(values)), "lr": values}))
-    else:
-        io.write_csv(args.out, collect(args.files))
+    io.write_csv(args.out, collect(args.files))
     print(json.dumps({"out": args.out}))
 
 

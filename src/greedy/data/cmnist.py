@@ -147,6 +147,17 @@ def load_split(data_dir, name: str) -> dict:
     return torch.load(Path(data_dir) / SPLIT_FILES[name])
 
 
+def prepare(params: dict) -> Path:
+    """The prepared data folder of these parameters, built first if it is not there yet."""
+    from greedy.config import cmnist_data_dir
+    out = cmnist_data_dir(params)
+    if not (out / "manifest.json").exists():
+        cfg = dict(params["data"]["cmnist"])
+        cfg.pop("out_dir")
+        build(cfg.pop("mnist_root"), out, **cfg)
+    return out
+
+
 def main(argv=None) -> None:
     from greedy.config import cmnist_data_dir, load_params
     parser = argparse.ArgumentParser(description="Build Colored-and-gray-MNIST from params.yaml.")
