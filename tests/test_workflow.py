@@ -59,7 +59,8 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
         assert (results / path).stat().st_size > 0, path
     index = json.loads((results / "index.json").read_text())
     by_id = {entry["id"]: entry for entry in index["artifacts"]}
-    assert set(by_id) == {"fig7", "text:cmnist_unimodal", "table1"}
+    assert set(by_id) == {"fig7", "text:cmnist_unimodal", "table1", "fig5c", "dspeed_steps"}
+    assert by_id["fig5c"]["n_models"] == 2 + 2 * 2  # vanilla mono+gray sweep, guided and random sweeps
     assert by_id["table1"]["n_models"] == 4 + 1  # four methods x 1 run, plus the best uni-modal run
     assert by_id["fig7"]["n_models"] == 6 and by_id["text:cmnist_unimodal"]["n_models"] == 2
     assert by_id["fig7"]["rule"] == "cmnist_fig7"
@@ -116,8 +117,9 @@ def test_paper_configuration_dag(tmp_path):
     result = run(["snakemake", "-n", "--cores", "all", "--quiet", "rules"], project)
     counts = dict(line.split()[:2] for line in result.stdout.splitlines()
                   if line.split()[:1] in (["train_cmnist"], ["utilization_cmnist"]))
-    # 3 pairings x 20 learning rates x 4 runs, plus 2 x 3 uni-modal baselines
-    assert counts == {"train_cmnist": "246", "utilization_cmnist": "246"}
+    # 3 pairings x 20 learning rates x 4 runs + 2 x 3 uni-modal baselines + the m0+m1 sweep with
+    # guided and random (2 x 80) + Table 1 (4 methods x 3 runs)
+    assert counts == {"train_cmnist": "418", "utilization_cmnist": "418"}
 
 
 def test_bad_parameter_stops_the_workflow_naming_the_key(tmp_path):

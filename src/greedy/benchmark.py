@@ -58,7 +58,7 @@ def forward_only(model, batches):
         model(inputs)
 
 
-def run(params: dict, steps: int = 40, repeats: int = 5) -> dict:
+def run(params: dict, steps: int = 40, repeats: int = 9) -> dict:
     cmnist.prepare(params)
     config = run_config(params, "cmnist", params["studies"]["cmnist"]["modalities"], 0.01, params["seed"])
     device = resolve_device(config["device"])
@@ -80,12 +80,13 @@ def run(params: dict, steps: int = 40, repeats: int = 5) -> dict:
     guided = make_method("guided", alpha=table1["alpha"], rebalance_steps=table1["rebalance_steps"],
                          warmup_epochs=0)
     bare, trainer, guided_times, guided_kinds = [], [], [], []
-    for _ in range(repeats):
-        bare.append(_timed(lambda: bare_loop(model, optimizer, staged), device))
-        trainer.append(_timed(lambda: train_one_epoch(model, optimizer, staged, device, method=method,
-                                                      speed=speed), device))
-        guided_times.append(_timed(lambda: train_one_epoch(model, optimizer, staged, device, method=guided,
-                                                           speed=speed, step_kinds=guided_kinds), device))
+    jobs = [(bare, lambda: bare_loop(model, optimizer, staged)),
+            (trainer, lambda: train_one_epoch(model, optimizer, staged, device, method=method, speed=speed)),
+            (guided_times, lambda: train_one_epoch(model, optimizer, staged, device, method=guided,
+                                                   speed=speed, step_kinds=guided_kinds))]
+    for repeat in range(repeats):
+        for times, job in jobs[repeat % 3:] + jobs[:repeat % 3]:  # rotate the order: no side goes first always
+            times.append(_timed(job, device))
     step_seconds = statistics.median(bare) / steps
 
     # bookkeeping alone: mu for every group after a real backward, repeated
@@ -122,7 +123,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", nargs="+", default=["params.yaml"])
     parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args(argv)
     result = run(load_params(args.params), args.steps, args.repeats)
     print(json.dumps(result, indent=2))

@@ -85,9 +85,9 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
                     step_kinds: list | None = None, progress: bool = False) -> dict | None:
     """One pass over `batches`. Returns the epoch's running metrics, or None if the loss diverged."""
     model.train()
-    n_branches = model.num_branches
-    totals = torch.zeros(2 + n_branches, dtype=torch.float64, device=device)
-    count = 0
+    # Per-step metrics are kept as detached tensors and reduced once at the end of the epoch:
+    # fewer small ops per step (the trainer must stay within 5 % of a bare training loop).
+    losses, outputs, targets = [], [], []
     for inputs, labels in tqdm(batches, desc=f"epoch {epoch}", disable=not progress, mininterval=10,
                                leave=False):
         inputs, labels = to_device(inputs, labels, device)
@@ -107,17 +107,19 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
         if step_kinds is not None:
             step_kinds.append(kind)
         optimizer.step()
-        with torch.no_grad():
-            totals[0] += loss.detach() * len(labels)
-            totals[1] += (model.predict(logits).argmax(1) == labels).sum()
-            for k, l in enumerate(logits):
-                totals[2 + k] += (l.argmax(1) == labels).sum()
-        count += len(labels)
-    values = (totals / max(count, 1)).tolist()
-    if not np.isfinite(values[0]):
+        losses.append(loss.detach() * len(labels))
+        outputs.append([l.detach() for l in logits])
+        targets.append(labels)
+    if not targets:
         return None
-    out = {"loss": values[0], "acc": values[1]}
-    out.update({f"acc_b{k}": values[2 + k] for k in range(n_branches)})
+    with torch.no_grad():
+        labels = torch.cat(targets)
+        logits = [torch.cat([o[k] for o in outputs]) for k in range(model.num_branches)]
+        out = {"loss": (torch.stack(losses).sum() / len(labels)).item(),
+               "acc": (model.predict(logits).argmax(1) == labels).double().mean().item()}
+        out.update({f"acc_b{k}": (l.argmax(1) == labels).double().mean().item() for k, l in enumerate(logits)})
+    if not np.isfinite(out["loss"]):
+        return None
     return out
 
 
