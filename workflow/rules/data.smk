@@ -11,8 +11,10 @@ rule data_cmnist:
         out_dir=lambda w, output: os.path.dirname(output.manifest),
     log:
         "logs/data/cmnist.log",
+    threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
         gpu=0,
     shell:
         "greedy-prepare-cmnist --data-json {params.data:q} --out {params.out_dir} > {log} 2>&1"

@@ -7,6 +7,11 @@ rule cmnist_sweep_lrs:
         f"{RESULTS}/cmnist/sweep_lrs.csv",
     params:
         lrs=lambda w: sweep_learning_rates(config),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
     log:
         "logs/studies/cmnist_sweep_lrs.log",
     run:

@@ -10,6 +10,11 @@ rule cmnist_unimodal_table:
         metrics=f"{RESULTS}/metrics/cmnist_unimodal.json",
     params:
         recorded=params_json("studies.cmnist.unimodal", "training.cmnist", "models.cmnist", "data.cmnist"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
     log:
         "logs/render/cmnist_unimodal.log",
     shell:
@@ -29,6 +34,11 @@ rule cmnist_fig7:
         metrics=f"{RESULTS}/metrics/cmnist_sweep.json",
     params:
         recorded=params_json("studies.cmnist.sweep", "training.cmnist", "models.cmnist", "data.cmnist"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
     log:
         "logs/render/fig7.log",
     shell:
@@ -52,6 +62,11 @@ rule table1:
         prefix=lambda w, output: output.csv[: -len(".csv")],
         recorded=params_json("studies.cmnist.table1", "studies.cmnist.unimodal", "training.cmnist",
                              "models.cmnist", "data.cmnist"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
     log:
         "logs/render/table1.log",
     shell:
@@ -73,6 +88,11 @@ rule cmnist_fig5c:
         pairing="+".join(config["studies"]["cmnist"]["modalities"]),
         recorded=params_json("studies.cmnist.sweep", "studies.cmnist.method_sweep", "studies.cmnist.table1",
                              "training.cmnist", "models.cmnist", "data.cmnist"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
     log:
         "logs/render/fig5c.log",
     shell:
@@ -93,6 +113,11 @@ rule cmnist_dspeed_plot:
         meta=f"{RESULTS}/figures/dspeed_steps.meta.json",
     params:
         recorded=params_json("studies.cmnist.table1", "training.cmnist", "models.cmnist"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
     log:
         "logs/render/dspeed_steps.log",
     shell:
@@ -118,6 +143,11 @@ rule report:
         index=f"{RESULTS}/index.json",
     output:
         f"{RESULTS}/report.md",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
     log:
         "logs/render/report.log",
     shell:
@@ -132,6 +162,11 @@ rule index:
         META_FILES,
     output:
         f"{RESULTS}/index.json",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
     log:
         "logs/render/index.log",
     shell:

@@ -8,6 +8,11 @@ rule cmnist_collect:
         f"{RESULTS}/cmnist/{{study}}.csv",
     wildcard_constraints:
         study="unimodal|sweep|method_sweep|table1",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
     log:
         "logs/studies/cmnist_{study}.log",
     shell:
