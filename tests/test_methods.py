@@ -110,3 +110,42 @@ def test_rubi_loss_masks_the_other_branch_with_the_bias_branch():
     plain = sum(torch.nn.functional.cross_entropy(l, labels) for l in logits)
     assert torch.allclose(vanilla.loss(logits, labels), plain)
     assert make_method("rubi", bias_branch=1).loss(logits, labels) != rubi.loss(logits, labels)
+
+
+def test_blending_weights_hand_checked():
+    from greedy.methods import blending_weights
+    # head 0: holdout 1.0 -> 0.8 (gain 0.2), overfitting (0.8-0.5)-(1.0-0.9) = 0.2 -> 0.2/0.04 = 5
+    # head 1: holdout 1.0 -> 0.9 (gain 0.1), overfitting (0.9-0.8)-(1.0-1.0) = 0.1 -> 0.1/0.01 = 10
+    # head 2: holdout got worse -> 0
+    weights = blending_weights([0.9, 1.0, 1.0], [1.0, 1.0, 1.0], [0.5, 0.8, 0.9], [0.8, 0.9, 1.1])
+    assert weights == pytest.approx([5 / 15, 10 / 15, 0.0], rel=1e-6)
+    assert blending_weights([1.0], [1.0], [0.5], [1.2]) == []
+
+
+@pytest.mark.parametrize("mode, estimates", [("online", 3), ("offline", 1)])
+def test_gradient_blending_modes(mode, estimates):
+    method = make_method("gradient_blending", mode=mode, super_epoch=1)
+    assert method.weights is None
+    for epoch in range(4):  # holdout loss keeps improving, overfitting grows
+        method.end_epoch([1.0 - 0.2 * epoch] * 3, [1.0 - 0.1 * epoch, 1.0 - 0.05 * epoch, 1.0 - 0.02 * epoch])
+    assert method.estimates == estimates
+    assert sum(method.weights) == pytest.approx(1.0)
+    logits = [torch.randn(4, 10), torch.randn(4, 10)]
+    labels = torch.tensor([0, 1, 2, 3])
+    heads = logits + [(logits[0] + logits[1]) / 2]
+    expected = sum(w * torch.nn.functional.cross_entropy(h, labels) for w, h in zip(method.weights, heads))
+    assert torch.allclose(method.loss(logits, labels), expected)
+
+
+def test_gradient_blending_run_holds_out_training_data(tiny_config, tmp_path):
+    config = tiny_config(max_epochs=3)
+    config["method"] = "gradient_blending"
+    config["method_params"] = {"mode": "online", "super_epoch": 1, "holdout_fraction": 0.25}
+    summary = train(config, tmp_path / "run")
+    assert summary["status"] == "completed"
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert "holdout_loss_fused" in metrics
+    steps = pd.read_csv(tmp_path / "run" / "steps.csv")
+    assert len(steps[steps.epoch == 0]) == 5  # 288 of 384 digits in batches of 64
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["method"]
+    assert len(state["snapshots"]) == 3

@@ -61,7 +61,7 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
     by_id = {entry["id"]: entry for entry in index["artifacts"]}
     assert set(by_id) == {"fig7", "text:cmnist_unimodal", "table1", "fig5c", "dspeed_steps"}
     assert by_id["fig5c"]["n_models"] == 2 + 2 * 2  # vanilla mono+gray sweep, guided and random sweeps
-    assert by_id["table1"]["n_models"] == 4 + 1  # four methods x 1 run, plus the best uni-modal run
+    assert by_id["table1"]["n_models"] == 5 + 1  # five methods x 1 run, plus the best uni-modal run
     assert by_id["fig7"]["n_models"] == 6 and by_id["text:cmnist_unimodal"]["n_models"] == 2
     assert by_id["fig7"]["rule"] == "cmnist_fig7"
     assert by_id["fig7"]["params"]["studies.cmnist.sweep"]["num_lrs"] == 2
@@ -75,8 +75,9 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
     assert (smoke_run / "logs" / "data" / "cmnist.log").exists()
     table1 = pd.read_csv(results / "tables" / "table1.csv")
     cmnist = table1[table1.dataset == "cmnist"]
-    assert set(cmnist.method) == {"unimodal", "vanilla", "rubi", "random", "guided"}
+    assert set(cmnist.method) == {"unimodal", "vanilla", "rubi", "random", "guided", "gradient_blending"}
     assert (cmnist.status == "reproduced").all() and cmnist.ours_mean.notna().all()
+    assert table1[table1.method == "gradient_blending"].paper_mean.isna().all()  # not in the paper
     assert (table1[table1.dataset != "cmnist"].status == "not yet reproduced").all()
     assert table1[table1.dataset != "cmnist"].get("ours_mean", pd.Series(dtype=float)).isna().all()
     report = (results / "report.md").read_text()
@@ -118,8 +119,8 @@ def test_paper_configuration_dag(tmp_path):
     counts = dict(line.split()[:2] for line in result.stdout.splitlines()
                   if line.split()[:1] in (["train_cmnist"], ["utilization_cmnist"]))
     # 3 pairings x 20 learning rates x 4 runs + 2 x 3 uni-modal baselines + the m0+m1 sweep with
-    # guided and random (2 x 80) + Table 1 (4 methods x 3 runs)
-    assert counts == {"train_cmnist": "418", "utilization_cmnist": "418"}
+    # guided and random (2 x 80) + Table 1 (5 methods x 3 runs)
+    assert counts == {"train_cmnist": "421", "utilization_cmnist": "421"}
 
 
 def test_bad_parameter_stops_the_workflow_naming_the_key(tmp_path):

@@ -84,6 +84,10 @@ def run_config(params: dict, dataset: str, modalities: list[str], lr: float, see
     study = params["studies"][dataset].get("table1", {})
     if method in ("guided", "random"):
         method_params = {k: study[k] for k in ("alpha", "rebalance_steps", "warmup_epochs")}
+    elif method == "gradient_blending":
+        if "gradient_blending" not in study:
+            raise ParamsError(f"studies.{dataset}.table1.gradient_blending is needed for method gradient_blending")
+        method_params = dict(study["gradient_blending"])
     if dataset != "cmnist":
         raise ParamsError(f"data set {dataset!r} is not in the pipeline yet (only 'cmnist')")
     return {

@@ -111,7 +111,63 @@ class RUBi(Vanilla):
         return F.cross_entropy(other * torch.sigmoid(bias), labels) + F.cross_entropy(bias, labels)
 
 
-METHODS = {"vanilla": Vanilla, "guided": Guided, "random": Random, "rubi": RUBi}
+def blending_weights(train_before, holdout_before, train_after, holdout_after, eps: float = 1e-12) -> list[float]:
+    """Gradient-Blending weights from two snapshots of per-head losses (Wang et al. 2020):
+    generalisation gain dG = L_holdout(N) - L_holdout(N+n), overfitting O = L_holdout - L_train,
+    dO = O(N+n) - O(N); w_k proportional to dG_k / dO_k^2 (a head that got worse, dG <= 0, gets 0),
+    normalised to sum 1. Returns [] when no head improved."""
+    raw = []
+    for tb, hb, ta, ha in zip(train_before, holdout_before, train_after, holdout_after):
+        gain = hb - ha
+        overfit = (ha - ta) - (hb - tb)
+        raw.append(max(gain, 0.0) / (overfit ** 2 + eps))
+    total = sum(raw)
+    return [w / total for w in raw] if total > 0 else []
+
+
+class GradientBlending(Vanilla):
+    """Gradient Blending (Wang, Tran, Feiszli, CVPR 2020), an extra baseline beyond the paper.
+
+    Heads: each branch's logits and the fused prediction (their mean); loss = sum_k w_k CE_k.
+    The weights start uniform and are estimated from per-head losses on the training split and
+    on a split held out from training (`holdout_fraction`, carved out by the trainer):
+    "online" re-estimates them after every super-epoch of `super_epoch` epochs, "offline" once,
+    after the first super-epoch, and keeps them. All steps are regular.
+    """
+
+    def __init__(self, mode: str = "online", super_epoch: int = 1, holdout_fraction: float = 0.1, **_):
+        if mode not in ("online", "offline"):
+            raise ValueError(f"gradient_blending.mode must be 'online' or 'offline', got {mode!r}")
+        self.mode, self.super_epoch, self.holdout_fraction = mode, super_epoch, holdout_fraction
+        self.weights: list[float] | None = None
+        self.snapshots: list[tuple[list[float], list[float]]] = []  # per epoch: (train, holdout)
+        self.estimates = 0
+
+    def loss(self, logits, labels):
+        heads = list(logits) + [torch.stack(list(logits)).mean(0)]
+        weights = self.weights or [1.0 / len(heads)] * len(heads)
+        return sum(w * F.cross_entropy(h, labels) for w, h in zip(weights, heads))
+
+    def end_epoch(self, train_losses: list[float], holdout_losses: list[float]) -> None:
+        """Per-head losses (branches, then fused) at the end of an epoch."""
+        self.snapshots.append((list(train_losses), list(holdout_losses)))
+        due = len(self.snapshots) > self.super_epoch and (len(self.snapshots) - 1) % self.super_epoch == 0
+        if due and (self.mode == "online" or self.estimates == 0):
+            (tb, hb), (ta, ha) = self.snapshots[-1 - self.super_epoch], self.snapshots[-1]
+            weights = blending_weights(tb, hb, ta, ha)
+            if weights:
+                self.weights = weights
+                self.estimates += 1
+
+    def state_dict(self) -> dict:
+        return {"weights": self.weights, "snapshots": self.snapshots, "estimates": self.estimates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.weights, self.snapshots, self.estimates = state["weights"], state["snapshots"], state["estimates"]
+
+
+METHODS = {"vanilla": Vanilla, "guided": Guided, "random": Random, "rubi": RUBi,
+           "gradient_blending": GradientBlending}
 
 
 def make_method(name: str, **params):

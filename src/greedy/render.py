@@ -227,8 +227,12 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
         if artifact_id == "table1" and "table1" in metas:
             meta = metas["table1"]
             for key, c in meta["cells"].items():
-                verdict = "agrees" if c["within_2_std"] else "differs"
                 std = "" if c["ours_std"] is None or pd.isna(c["ours_std"]) else f"±{c['ours_std']:.2f}"
+                if c["paper_mean"] is None or pd.isna(c["paper_mean"]):
+                    lines.append(f"| table1 {key} | not in the paper | {c['ours_mean']:.2f}{std} | — | "
+                                 f"{meta['n_models']} | `table1` |")
+                    continue
+                verdict = "agrees" if c["within_2_std"] else "differs"
                 lines.append(f"| table1 {key} | {c['paper_mean']:.2f}±{c['paper_std']:.2f} | "
                              f"{c['ours_mean']:.2f}{std} | {verdict} | {meta['n_models']} | `table1` |")
             lines.append("| table1 other columns | see Table 1 | not yet reproduced | — | 0 | — |")

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from greedy import io
 from greedy.config import load_params, run_config, short_hash
-from greedy.data import Splits, load_splits
+from greedy.data import Splits, carve_holdout, load_splits
 from greedy.methods import make_method
 from greedy.models import MultiBranchNet, build_model
 from greedy.speed import ConditionalSpeed, d_speed_series
@@ -59,20 +59,25 @@ def to_device(inputs, labels, device):
 def evaluate(model: MultiBranchNet, batches, device) -> dict:
     """Mean summed-CE loss, accuracy of the mean prediction and of every branch."""
     model.eval()
-    n_branches = model.num_branches
-    totals = torch.zeros(2 + n_branches, dtype=torch.float64, device=device)
-    count = 0
+    outputs, targets = [], []
     for inputs, labels in batches:
         inputs, labels = to_device(inputs, labels, device)
-        logits = model(inputs)
-        totals[0] += sum(F.cross_entropy(l, labels, reduction="sum") for l in logits)
-        totals[1] += (model.predict(logits).argmax(1) == labels).sum()
-        for k, l in enumerate(logits):
-            totals[2 + k] += (l.argmax(1) == labels).sum()
-        count += len(labels)
-    values = (totals / max(count, 1)).tolist()
-    out = {"loss": values[0], "acc": values[1]}
-    out.update({f"acc_b{k}": values[2 + k] for k in range(n_branches)})
+        outputs.append(model(inputs))
+        targets.append(labels)
+    labels = torch.cat(targets)
+    logits = [torch.cat([o[k] for o in outputs]) for k in range(model.num_branches)]
+    return epoch_metrics(model, logits, labels)
+
+
+def epoch_metrics(model: MultiBranchNet, logits: list[torch.Tensor], labels: torch.Tensor) -> dict:
+    """loss (sum of the branches' mean CE), accuracy of the prediction and of every branch, and
+    each head's mean CE (branches and the fused prediction)."""
+    fused = model.predict(logits)
+    head_losses = [F.cross_entropy(l.float(), labels).item() for l in logits]
+    out = {"loss": sum(head_losses), "acc": (fused.argmax(1) == labels).double().mean().item()}
+    out.update({f"acc_b{k}": (l.argmax(1) == labels).double().mean().item() for k, l in enumerate(logits)})
+    out.update({f"loss_b{k}": v for k, v in enumerate(head_losses)})
+    out["loss_fused"] = F.cross_entropy(fused.float(), labels).item()
     return out
 
 
@@ -115,9 +120,8 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
     with torch.no_grad():
         labels = torch.cat(targets)
         logits = [torch.cat([o[k] for o in outputs]) for k in range(model.num_branches)]
-        out = {"loss": (torch.stack(losses).sum() / len(labels)).item(),
-               "acc": (model.predict(logits).argmax(1) == labels).double().mean().item()}
-        out.update({f"acc_b{k}": (l.argmax(1) == labels).double().mean().item() for k, l in enumerate(logits)})
+        out = epoch_metrics(model, logits, labels)
+        out["loss"] = (torch.stack(losses).sum() / len(labels)).item()  # the method's training loss
     if not np.isfinite(out["loss"]):
         return None
     return out
@@ -145,8 +149,10 @@ def build_for_config(config: dict, splits: Splits, device) -> MultiBranchNet:
 
 def splits_for_config(config: dict) -> Splits:
     training = config["training"]
-    return load_splits(config["dataset"], config["data_dir"], config["modalities"],
-                       training["batch_size"], training["eval_batch_size"], config["seed"])
+    splits = load_splits(config["dataset"], config["data_dir"], config["modalities"],
+                         training["batch_size"], training["eval_batch_size"], config["seed"])
+    holdout_fraction = config.get("method_params", {}).get("holdout_fraction")
+    return carve_holdout(splits, holdout_fraction, config["seed"]) if holdout_fraction else splits
 
 
 def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = False,
@@ -204,6 +210,12 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
             break
         val = evaluate(model, splits.val, device)
         test = val if splits.val_is_test else evaluate(model, splits.test, device)
+        holdout = {}
+        if splits.holdout is not None and hasattr(method, "end_epoch"):
+            holdout = evaluate(model, splits.holdout, device)
+            heads = [f"loss_b{k}" for k in range(model.num_branches)] + ["loss_fused"]
+            method.end_epoch([train_metrics[h] for h in heads], [holdout[h] for h in heads])
+            holdout.update({f"blend_w{k}": w for k, w in enumerate(method.weights or [])})
         steps = range(state["steps_done"] + 1, state["steps_done"] + len(step_kinds) + 1)
         state["step_log"].extend([step, epoch, kind] for step, kind in zip(steps, step_kinds))
         state["steps_done"] += len(step_kinds)
@@ -218,7 +230,8 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
                "seconds": time.perf_counter() - started,
                **{f"train_{k}": v for k, v in train_metrics.items()},
                **{f"val_{k}": v for k, v in val.items()},
-               **{f"test_{k}": v for k, v in test.items()}}
+               **{f"test_{k}": v for k, v in test.items()},
+               **{f"holdout_{k}": v for k, v in holdout.items()}}
         state["history"].append(row)
         log.info("epoch %d: train acc %.4f loss %.4f | val acc %.4f | test acc %.4f | d_speed %.4f",
                  epoch + 1, train_metrics["acc"], train_metrics["loss"], val["acc"], test["acc"], d_speed)

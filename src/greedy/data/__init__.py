@@ -1,8 +1,11 @@
 """Data sets by name. Each provides its modalities' channel counts and batch iterables."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Sequence
+
+import torch
 
 
 @dataclass
@@ -14,6 +17,22 @@ class Splits:
     val_is_test: bool      # the paper's CMNIST split: one pass serves both
     num_classes: int
     in_channels: list[int]
+    holdout: Iterable | None = None  # carved out of training for methods that need it
+
+
+def carve_holdout(splits: Splits, fraction: float, seed: int) -> Splits:
+    """Hold `fraction` of the training split out of training (seeded), e.g. for Gradient Blending."""
+    train = splits.train
+    n = len(train.split["label"])
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_held = max(1, int(round(fraction * n)))
+    held, kept = order[:n_held].sort().values, order[n_held:].sort().values
+    eval_batch = splits.train_eval.batch_size
+    return dataclasses.replace(
+        splits,
+        train=train.subset(kept, train.batch_size, shuffle=True),
+        train_eval=train.subset(kept, eval_batch),
+        holdout=train.subset(held, eval_batch))
 
 
 def load_splits(dataset: str, data_dir: str, modalities: Sequence[str], batch_size: int,

@@ -115,6 +115,11 @@ class Batches:
     def __len__(self) -> int:
         return -(-len(self.split["label"]) // self.batch_size)
 
+    def subset(self, index: torch.Tensor, batch_size: int, shuffle: bool = False) -> "Batches":
+        """Batches over the samples `index` of this split."""
+        part = {key: value[index] for key, value in self.split.items()}
+        return Batches(part, self.modalities, batch_size, shuffle=shuffle, seed=self.seed)
+
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
