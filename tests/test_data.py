@@ -1,7 +1,6 @@
 import filecmp
 import gzip
 import hashlib
-from pathlib import Path
 
 import pytest
 import torch

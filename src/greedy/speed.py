@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -84,9 +85,9 @@ class ConditionalSpeed:
         self.steps = state["steps"]
 
 
-def d_speed_series(running: dict[str, "np.ndarray"]) -> "np.ndarray":
-    """d_speed per recorded step from the running-sum columns M_theta0, M_theta0', M_theta1, M_theta1'."""
-    import numpy as np
+def d_speed_series(running) -> np.ndarray:
+    """d_speed per recorded step from the running-sum columns M_theta0, M_theta0', M_theta1, M_theta1'
+    (a DataFrame or a dict of arrays)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return (np.log10(running["M_theta0'"] / running["M_theta0"])
                 - np.log10(running["M_theta1'"] / running["M_theta1"]))
