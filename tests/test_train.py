@@ -133,3 +133,12 @@ def test_l1_penalty_shrinks_weights(tiny_config, tmp_path):
     norm = lambda run: sum(v.abs().sum().item() for k, v in torch.load(
         tmp_path / run / "last.pt", weights_only=False)["model"].items() if "weight" in k)
     assert norm("sparse") < norm("plain")
+
+
+def test_l1_norm_is_the_sum_of_absolute_parameters():
+    from greedy.train import l1_norm
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[-1.5, 2.0]]))
+        model.bias.fill_(-0.25)
+    assert l1_norm(model).item() == pytest.approx(3.75)
