@@ -165,9 +165,13 @@ def table1(unimodal_csv: str, table1_csv: str, out_prefix: str, meta: str, param
     best = max(((m, _mean_std(g.loc[g.status == "completed", "test_acc"]))
                 for m, g in unimodal_runs.groupby("pairing")), key=lambda item: item[1][0])
     ours = {"unimodal": (best[1], int((unimodal_runs.pairing == best[0]).sum()), f"best: {best[0]}", 0)}
+    branches = {}  # per method, each modality's branch accuracy with fusion intact (A(f_k))
     for method, group in method_runs.groupby("method"):
         done = group[group.status == "completed"]
         ours[method] = (_mean_std(done["test_acc"]), len(group), "", int((group.status == "diverged").sum()))
+        if "branch0_acc" in done and len(done):
+            modalities = done["pairing"].iloc[0].split("+")
+            branches[method] = {m: _mean_std(done[f"branch{k}_acc"]) for k, m in enumerate(modalities)}
     for method in [m for m in paper.TABLE1_ROWS if m in ours or m in paper.TABLE1]:
         for d, dataset in enumerate(paper.DATASETS):
             reference = paper.TABLE1.get(method, [None] * 4)[d]
@@ -206,7 +210,8 @@ def table1(unimodal_csv: str, table1_csv: str, out_prefix: str, meta: str, param
                cells={f"{r.method}/{r.dataset}": {"ours_mean": r.ours_mean, "ours_std": r.ours_std,
                                                   "paper_mean": r.paper_mean, "paper_std": r.paper_std,
                                                   "within_2_std": r.within_2_std}
-                      for r in reproduced.itertuples()})
+                      for r in reproduced.itertuples()},
+               branches=branches)
     return table
 
 
@@ -253,8 +258,16 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
                 verdict = "agrees" if abs(value - expected) <= paper.TEXT_TOLERANCE_POINTS else "differs"
                 lines.append(f"| text: CMNIST uni-modal {modality} | {expected:.0f} % | {value:.2f} % | {verdict} | "
                              f"{meta['n_models']} | `text:cmnist_unimodal` |")
-            lines.append("| text: other quoted numbers | " + description.split(";", 1)[1].strip()
-                         + " | not yet reproduced | — | 0 | — |")
+            quoted = {k: v for k, v in paper.TEXT_QUOTES.items() if k != "cmnist_unimodal"}
+            gray_branch = metas.get("table1", {}).get("branches", {}).get("guided", {}).get("gray")
+            if gray_branch is not None:
+                (mean, std), (expected, expected_std) = gray_branch, paper.GUIDED_CMNIST_GRAY_BRANCH
+                verdict = "agrees" if abs(mean - expected) <= 2 * expected_std else "differs"
+                lines.append(f"| text: guided CMNIST gray branch | {expected:.2f}±{expected_std:.2f} % | "
+                             f"{mean:.2f}" + ("" if pd.isna(std) else f"±{std:.2f}") + f" % | {verdict} | "
+                             f"{metas['table1']['n_models']} | `table1` |")
+                del quoted["guided_gray_branch"]
+            lines.append(f"| text: other quoted numbers | {'; '.join(quoted.values())} | not yet reproduced | — | 0 | — |")
         else:
             lines.append(f"| {artifact_id} | {description} | not yet reproduced | — | 0 | — |")
     lines += ["", "Extensions beyond the paper's artifacts:", "",

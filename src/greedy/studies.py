@@ -68,6 +68,7 @@ def collect(utilization_files: list[str]) -> pd.DataFrame:
                      "lr": result["lr"], "seed": result["seed"], "status": result["status"],
                      "test_acc": result.get("test_acc"), "d_util": result.get("d_util"),
                      "d_speed": result.get("d_speed"), "R": result.get("R"),
+                     "branch0_acc": result.get("A_f0"), "branch1_acc": result.get("A_f1"),
                      "u_m1_given_m0": result.get("u_m1_given_m0"),
                      "u_m0_given_m1": result.get("u_m0_given_m1")})
     return pd.DataFrame(rows).sort_values(["pairing", "lr", "seed"]).reset_index(drop=True)
