@@ -91,6 +91,13 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
     assert steps["random"].kind.str.startswith("rebalance").any()
 
 
+def test_html_report_holds_the_rendered_artifacts(smoke_run):
+    run(["snakemake", "--configfile", "config/smoke.yaml", "--report", "results/report.html"], smoke_run)
+    html = (smoke_run / "results" / "report.html").read_text()
+    for name in ("fig7.png", "fig5c.png", "dspeed_steps.png", "table1.md", "report.md"):
+        assert name in html, name
+
+
 def test_smoke_dag_again_does_nothing(smoke_run):
     result = run(["snakemake", "-n", "--cores", "2", "--configfile", "config/smoke.yaml"], smoke_run)
     assert "Nothing to be done" in result.stdout + result.stderr

@@ -29,7 +29,7 @@ rule cmnist_fig7:
         sweep=f"{RESULTS}/cmnist/sweep.csv",
         lrs=f"{RESULTS}/cmnist/sweep_lrs.csv",
     output:
-        png=f"{RESULTS}/figures/fig7.png",
+        png=report(f"{RESULTS}/figures/fig7.png", caption="../report/fig7.rst", category="Colored-and-gray-MNIST"),
         meta=f"{RESULTS}/figures/fig7.meta.json",
         metrics=f"{RESULTS}/metrics/cmnist_sweep.json",
     params:
@@ -55,7 +55,7 @@ rule table1:
         table1=f"{RESULTS}/cmnist/table1.csv",
     output:
         csv=f"{RESULTS}/tables/table1.csv",
-        md=f"{RESULTS}/tables/table1.md",
+        md=report(f"{RESULTS}/tables/table1.md", caption="../report/table1.rst", category="Tables"),
         tex=f"{RESULTS}/tables/table1.tex",
         meta=f"{RESULTS}/tables/table1.meta.json",
     params:
@@ -82,7 +82,7 @@ rule cmnist_fig5c:
         sweep=f"{RESULTS}/cmnist/sweep.csv",
         method_sweep=f"{RESULTS}/cmnist/method_sweep.csv",
     output:
-        png=f"{RESULTS}/figures/fig5c.png",
+        png=report(f"{RESULTS}/figures/fig5c.png", caption="../report/fig5c.rst", category="Colored-and-gray-MNIST"),
         meta=f"{RESULTS}/figures/fig5c.meta.json",
     params:
         pairing="+".join(config["studies"]["cmnist"]["modalities"]),
@@ -109,7 +109,8 @@ rule cmnist_dspeed_plot:
         guided=lambda w: first_table1_run("guided"),
         vanilla=lambda w: first_table1_run("vanilla"),
     output:
-        png=f"{RESULTS}/figures/dspeed_steps.png",
+        png=report(f"{RESULTS}/figures/dspeed_steps.png", caption="../report/dspeed.rst",
+                   category="Colored-and-gray-MNIST"),
         meta=f"{RESULTS}/figures/dspeed_steps.meta.json",
     params:
         recorded=params_json("studies.cmnist.table1", "training.cmnist", "models.cmnist"),
@@ -142,7 +143,7 @@ rule report:
         meta=META_FILES,
         index=f"{RESULTS}/index.json",
     output:
-        f"{RESULTS}/report.md",
+        report(f"{RESULTS}/report.md", caption="../report/paper_comparison.rst", category="Paper comparison"),
     threads: 1
     resources:
         mem_mb=1000,
