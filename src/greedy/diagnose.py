@@ -20,17 +20,10 @@ import torch
 from greedy import io
 
 
-@torch.no_grad()
 def branch_votes(model, batches, device, colour_class: torch.Tensor | None = None) -> dict:
-    from greedy.train import to_device
-    model.eval()
-    outputs, targets = [], []
-    for inputs, labels in batches:
-        inputs, labels = to_device(inputs, labels, device)
-        outputs.append([logits.float().cpu() for logits in model(inputs)])
-        targets.append(labels.cpu())
-    labels = torch.cat(targets)
-    logits = [torch.cat([o[k] for o in outputs]) for k in range(model.num_branches)]
+    from greedy.train import collect_logits
+    logits, labels = collect_logits(model, batches, device)
+    logits, labels = [l.float().cpu() for l in logits], labels.cpu()
     probs = [l.softmax(1) for l in logits]
     result = {
         "branch_acc": [float((l.argmax(1) == labels).float().mean()) for l in logits],

@@ -135,10 +135,10 @@ class GradientBlending(Vanilla):
     after the first super-epoch, and keeps them. All steps are regular.
     """
 
-    def __init__(self, mode: str = "online", super_epoch: int = 1, holdout_fraction: float = 0.1, **_):
+    def __init__(self, mode: str = "online", super_epoch: int = 1, **_):
         if mode not in ("online", "offline"):
             raise ValueError(f"gradient_blending.mode must be 'online' or 'offline', got {mode!r}")
-        self.mode, self.super_epoch, self.holdout_fraction = mode, super_epoch, holdout_fraction
+        self.mode, self.super_epoch = mode, super_epoch
         self.weights: list[float] | None = None
         self.snapshots: list[tuple[list[float], list[float]]] = []  # per epoch: (train, holdout)
         self.estimates = 0

@@ -56,16 +56,21 @@ def to_device(inputs, labels, device):
 
 
 @torch.no_grad()
-def evaluate(model: MultiBranchNet, batches, device) -> dict:
-    """Mean summed-CE loss, accuracy of the mean prediction and of every branch."""
+@torch.no_grad()
+def collect_logits(model: MultiBranchNet, batches, device) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Every branch's logits over `batches` in evaluation mode, and the labels."""
     model.eval()
     outputs, targets = [], []
     for inputs, labels in batches:
         inputs, labels = to_device(inputs, labels, device)
         outputs.append(model(inputs))
         targets.append(labels)
-    labels = torch.cat(targets)
-    logits = [torch.cat([o[k] for o in outputs]) for k in range(model.num_branches)]
+    return [torch.cat([o[k] for o in outputs]) for k in range(model.num_branches)], torch.cat(targets)
+
+
+def evaluate(model: MultiBranchNet, batches, device) -> dict:
+    """Mean summed-CE loss, accuracy of the mean prediction and of every branch."""
+    logits, labels = collect_logits(model, batches, device)
     return epoch_metrics(model, logits, labels)
 
 
