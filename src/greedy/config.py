@@ -80,14 +80,10 @@ def run_config(params: dict, dataset: str, modalities: list[str], lr: float, see
     training = dict(params["training"][dataset])
     if l1 is not None:
         training["l1"] = l1
-    method_params: dict = {}
-    study = params["studies"][dataset].get("table1", {})
-    if method in ("guided", "random"):
-        method_params = {k: study[k] for k in ("alpha", "rebalance_steps", "warmup_epochs")}
-    elif method == "gradient_blending":
-        if "gradient_blending" not in study:
-            raise ParamsError(f"studies.{dataset}.table1.gradient_blending is needed for method gradient_blending")
-        method_params = dict(study["gradient_blending"])
+    # Only this method's own section: a guided parameter never renames a random run.
+    method_params = dict(params.get("methods", {}).get(dataset, {}).get(method, {}))
+    if method in ("guided", "random", "rubi", "gradient_blending") and not method_params:
+        raise ParamsError(f"methods.{dataset}.{method} is needed for method {method}")
     if dataset != "cmnist":
         raise ParamsError(f"data set {dataset!r} is not in the pipeline yet (only 'cmnist')")
     return {

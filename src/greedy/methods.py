@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 class Vanilla:
@@ -18,6 +19,10 @@ class Vanilla:
 
     def __init__(self, **_):
         pass
+
+    def attach(self, model) -> list[nn.Parameter]:
+        """Called once with the model; returns the method's own trainable parameters."""
+        return []
 
     def next_step(self, epoch: int, speed) -> str:
         return "regular"
@@ -90,25 +95,57 @@ class Random(Vanilla):
 
 
 class RUBi(Vanilla):
-    """RUBi (Cadene et al. 2019), adapted to two-branch intermediate fusion.
+    """RUBi (Cadene et al. 2019) as published, adapted to two-branch fusion.
 
-    RUBi masks a VQA model's logits with the sigmoid of a question-only branch so that examples
-    the bias alone can answer contribute less. Here branch `bias_branch` (default 0: m0, the
-    colour in Colored-and-gray-MNIST, the modality the vanilla model leans on) plays the bias
-    branch, and the other branch's logits are masked during training:
-        loss = CE(y, y_other * sigmoid(y_bias)) + CE(y, y_bias).
-    The mask is not detached (as in RUBi, the masked loss also trains the bias branch). Every
-    step is regular; evaluation uses the unmasked prediction (mean of the branch logits).
+    In RUBi a question-only branch reads the question embedding with its gradient blocked
+    (`grad_mul_const(q, 0)`), a classifier c1 turns it into bias logits, their sigmoid masks the
+    base model's logits in the main loss, and a second head c2 on the bias logits takes a
+    bias-only loss; at test time only the base model's logits are used. Here the bias input is
+    modality `bias_branch` (default m0, the colour: the shortcut the vanilla model leans on). Its
+    embedding is that branch's squeeze vector entering the first MMTM, which depends on its own
+    modality only, detached so the bias losses never train the branch. The base model's logits
+    are the fused prediction (mean of the branch logits):
+        loss = CE(y, fused * sigmoid(c1(e))) + CE(y, c2(c1(e))).
+    Every step is regular; evaluation uses the model's own prediction, unmasked.
     """
 
     def __init__(self, bias_branch: int = 0, **_):
         self.bias_branch = bias_branch
+        self.bias_classifier: nn.Module | None = None  # c1
+        self.bias_output: nn.Module | None = None      # c2
+        self._embedding: torch.Tensor | None = None
+
+    def attach(self, model) -> list[nn.Parameter]:
+        if model.num_branches != 2 or not model.fusion_after:
+            raise ValueError("RUBi is adapted here for two-branch models with MMTM fusion")
+        first = model.fusions[str(model.fusion_after[0])]
+        width = first.channels[self.bias_branch]
+        classes = model.branches[self.bias_branch].head.fc.out_features
+        device = next(model.parameters()).device
+        self.bias_classifier = nn.Sequential(nn.Linear(width, width), nn.ReLU(),
+                                             nn.Linear(width, classes)).to(device)
+        self.bias_output = nn.Linear(classes, classes).to(device)
+        first.register_forward_pre_hook(self._capture)
+        return list(self.bias_classifier.parameters()) + list(self.bias_output.parameters())
+
+    def _capture(self, module, args):
+        self._embedding = module.squeeze(args[0][self.bias_branch]).detach()  # grad_mul_const(q, 0)
 
     def loss(self, logits, labels):
-        if len(logits) != 2:
-            raise ValueError("RUBi is adapted here for two-branch models")
-        bias, other = logits[self.bias_branch], logits[1 - self.bias_branch]
-        return F.cross_entropy(other * torch.sigmoid(bias), labels) + F.cross_entropy(bias, labels)
+        if self._embedding is None:
+            raise RuntimeError("RUBi.attach(model) must be called before training")
+        bias_logits = self.bias_classifier(self._embedding)
+        fused = torch.stack(list(logits)).mean(0)
+        return (F.cross_entropy(fused * torch.sigmoid(bias_logits), labels)
+                + F.cross_entropy(self.bias_output(bias_logits), labels))
+
+    def state_dict(self) -> dict:
+        return {"bias_classifier": self.bias_classifier.state_dict(),
+                "bias_output": self.bias_output.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.bias_classifier.load_state_dict(state["bias_classifier"])
+        self.bias_output.load_state_dict(state["bias_output"])
 
 
 def blending_weights(train_before, holdout_before, train_after, holdout_after, eps: float = 1e-12) -> list[float]:

@@ -127,7 +127,26 @@ def cmnist_convnet_branch(in_channels: int, num_classes: int, channels: Sequence
     return Branch(stages, channels, ClassifierHead(c_in, num_classes))
 
 
+def lnl_convnet_branch(in_channels: int, num_classes: int, channels: Sequence[int]) -> Branch:
+    """Kim et al. 2019's "plain network with four convolution layers" (REFERENCE section 3):
+    input BatchNorm; conv 5x5 + ReLU, max-pool 3/2 (28->14); conv 3x3 + ReLU; conv 3x3 stride 2
+    + ReLU (14->7); conv 3x3 + ReLU; global average pool, linear. No BatchNorm between the
+    convolutions. LNL's widths are 32, 32, 64, 64."""
+    if len(channels) != 4:
+        raise ValueError(f"models.*.channels: lnl_convnet has four conv layers, got {list(channels)}")
+    c1, c2, c3, c4 = channels
+    stages = [
+        nn.Sequential(nn.BatchNorm2d(in_channels), nn.Conv2d(in_channels, c1, 5, padding=2),
+                      nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2, padding=1)),
+        nn.Sequential(nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(inplace=True)),
+        nn.Sequential(nn.Conv2d(c2, c3, 3, stride=2, padding=1), nn.ReLU(inplace=True)),
+        nn.Sequential(nn.Conv2d(c3, c4, 3, padding=1), nn.ReLU(inplace=True)),
+    ]
+    return Branch(stages, channels, ClassifierHead(c4, num_classes))
+
+
 ARCHITECTURES: dict[str, Callable[..., Branch]] = {
+    "lnl_convnet": lnl_convnet_branch,
     "cmnist_convnet": cmnist_convnet_branch,
 }
 

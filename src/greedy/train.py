@@ -56,7 +56,6 @@ def to_device(inputs, labels, device):
 
 
 @torch.no_grad()
-@torch.no_grad()
 def collect_logits(model: MultiBranchNet, batches, device) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Every branch's logits over `batches` in evaluation mode, and the labels."""
     model.eval()
@@ -133,6 +132,18 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
     return out
 
 
+def make_scheduler(optimizer, schedule: dict):
+    """The learning-rate schedule by name: "plateau" (ReduceLROnPlateau on the training loss, as
+    the official configuration) or "constant"."""
+    name = schedule.get("name", "constant")
+    if name == "constant":
+        return None
+    if name == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=schedule.get("factor", 0.3), patience=schedule.get("patience", 10))
+    raise ValueError(f"training.*.lr_schedule.name: unknown schedule {name!r}; choose plateau or constant")
+
+
 def _logger(run_dir: Path) -> logging.Logger:
     logger = logging.getLogger(f"greedy.train.{run_dir}")
     logger.setLevel(logging.INFO)
@@ -178,9 +189,10 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
     training = config["training"]
     splits = splits or splits_for_config(config)
     model = build_for_config(config, splits, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=training["momentum"],
-                                weight_decay=training["weight_decay"])
     method = make_method(config["method"], seed=config["seed"], **config.get("method_params", {}))
+    optimizer = torch.optim.SGD(list(model.parameters()) + method.attach(model), lr=config["lr"],
+                                momentum=training["momentum"], weight_decay=training["weight_decay"])
+    scheduler = make_scheduler(optimizer, training.get("lr_schedule", {"name": "constant"}))
     speed = ConditionalSpeed(model.speed_groups()) if model.num_branches > 1 else None
     state = {"epoch": 0, "best_val_acc": -1.0, "best_epoch": None, "perfect_epochs": 0,
              "history": [], "steps_done": 0, "step_log": [], "speed_rows": [], "speed_columns": None,
@@ -193,6 +205,8 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
             raise FileExistsError(f"{last_path} was written with another configuration; remove it first")
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(checkpoint["scheduler"])
         method.load_state_dict(checkpoint["method"])
         if speed is not None:
             speed.load_state_dict(checkpoint["speed"])
@@ -202,7 +216,13 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
 
     status = "completed"
     diverged_epoch = None
+    stopped_by = "epoch_cap"
     while state["epoch"] < training["max_epochs"]:
+        # checked first, so a run killed after its last epoch's checkpoint stops on resume too
+        if state["perfect_epochs"] >= training["stop_after_perfect_epochs"]:
+            stopped_by = "perfect_train"
+            log.info("training accuracy 100 %% for %d epoch(s): stopping", state["perfect_epochs"])
+            break
         epoch = state["epoch"]
         started = time.perf_counter()
         splits.train.set_epoch(epoch)
@@ -211,16 +231,18 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
                                         method=method, speed=speed, l1=training["l1"],
                                         step_kinds=step_kinds, progress=progress)
         if train_metrics is None:
-            status, diverged_epoch = "diverged", epoch
+            status, diverged_epoch, stopped_by = "diverged", epoch, "diverged"
             log.info("epoch %d: loss is not finite, run recorded as diverged", epoch)
             break
         val = evaluate(model, splits.val, device)
         test = val if splits.val_is_test else evaluate(model, splits.test, device)
         holdout = {}
         if splits.holdout is not None and hasattr(method, "end_epoch"):
+            # Both losses the same way: evaluation mode, end of the epoch.
+            train_eval = evaluate(model, splits.train_eval, device)
             holdout = evaluate(model, splits.holdout, device)
             heads = [f"loss_b{k}" for k in range(model.num_branches)] + ["loss_fused"]
-            method.end_epoch([train_metrics[h] for h in heads], [holdout[h] for h in heads])
+            method.end_epoch([train_eval[h] for h in heads], [holdout[h] for h in heads])
             holdout.update({f"blend_w{k}": w for k, w in enumerate(method.weights or [])})
         steps = range(state["steps_done"] + 1, state["steps_done"] + len(step_kinds) + 1)
         state["step_log"].extend([step, epoch, kind] for step, kind in zip(steps, step_kinds))
@@ -232,7 +254,7 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
             state["speed_rows"].extend([[step, epoch] + row for step, row in zip(regular, rows)])
         d_speed = speed.d_speed() if speed is not None else float("nan")
         state["wall_seconds"] += time.perf_counter() - started
-        row = {"epoch": epoch + 1, "lr": config["lr"], "d_speed": d_speed,
+        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "d_speed": d_speed,
                "seconds": time.perf_counter() - started,
                **{f"train_{k}": v for k, v in train_metrics.items()},
                **{f"val_{k}": v for k, v in val.items()},
@@ -249,22 +271,31 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
                 "speeds": speed.speeds() if speed is not None else {}})
         state["perfect_epochs"] = state["perfect_epochs"] + 1 if train_metrics["acc"] >= 1.0 else 0
         state["epoch"] = epoch + 1
+        if scheduler is not None:
+            scheduler.step(train_metrics["loss"])  # official configuration: plateau of the training loss
         _write_tables(run_dir, state)
         io.torch_save(last_path, {
             "config_hash": config_hash, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "method": method.state_dict(), "speed": speed.state_dict() if speed is not None else None,
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "state": state, "rng": torch.get_rng_state()})
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
-        if state["perfect_epochs"] >= training["stop_after_perfect_epochs"]:
-            log.info("training accuracy 100 %% for %d epoch(s): stopping", state["perfect_epochs"])
-            break
 
+    if stopped_by == "epoch_cap" and state["perfect_epochs"] >= training["stop_after_perfect_epochs"]:
+        stopped_by = "perfect_train"  # the last allowed epoch completed the patience
+    if stopped_by == "epoch_cap":
+        log.info("stopped at the epoch cap (%d) before %d epoch(s) at 100 %% training accuracy",
+                 training["max_epochs"], training["stop_after_perfect_epochs"])
     _write_tables(run_dir, state)
     best = next((r for r in state["history"] if r["epoch"] == state["best_epoch"]), None)
     summary = {
         "status": status, "config_hash": config_hash, "config": config,
         "epochs_run": state["epoch"], "diverged_epoch": diverged_epoch,
+        # "perfect_train": stopped as the paper does; "epoch_cap": hit max_epochs first
+        "stopped_by": stopped_by,
+        "reached_perfect_train": any(r["train_acc"] >= 1.0 for r in state["history"]),
+        "first_perfect_epoch": next((r["epoch"] for r in state["history"] if r["train_acc"] >= 1.0), None),
         "best_epoch": state["best_epoch"],
         "best_val_acc": best["val_acc"] if best else None,
         "test_acc": best["test_acc"] if best else None,
