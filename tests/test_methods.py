@@ -97,19 +97,93 @@ def test_guided_training_run_logs_its_steps(tiny_config, tmp_path):
     assert model_state["fusions.2.gate_count"].item() == 64 * len(speed)
 
 
-def test_rubi_loss_masks_the_other_branch_with_the_bias_branch():
-    torch.manual_seed(0)
-    logits = [torch.randn(4, 10, requires_grad=True), torch.randn(4, 10, requires_grad=True)]
-    labels = torch.tensor([1, 2, 3, 4])
+def _two_branch_model(seed=0):
+    from greedy.models import build_model
+    torch.manual_seed(seed)
+    return build_model("lnl_convnet", [3, 1], 10, [4, 4, 8, 8], [2, 3, 4])
+
+
+def test_rubi_loss_as_published():
+    """main loss CE(y, fused * sigmoid(c1(e))) + bias loss CE(y, c2(c1(e))), e = branch 0's
+    squeeze vector entering the first MMTM."""
+    model = _two_branch_model()
     rubi = make_method("rubi", bias_branch=0)
-    expected = (torch.nn.functional.cross_entropy(logits[1] * torch.sigmoid(logits[0]), labels)
-                + torch.nn.functional.cross_entropy(logits[0], labels))
-    assert torch.allclose(rubi.loss(logits, labels), expected)
-    # vanilla is the plain sum of the branch losses
+    extra = rubi.attach(model)
+    assert {id(p) for p in extra} == {id(p) for p in list(rubi.bias_classifier.parameters())
+                                      + list(rubi.bias_output.parameters())}
+    x0, x1, labels = torch.rand(4, 3, 28, 28), torch.rand(4, 1, 28, 28), torch.tensor([1, 2, 3, 4])
+    logits = model([x0, x1])
+    embedding = model.branches[0].stages[1](model.branches[0].stages[0](x0)).mean((2, 3))
+    bias = rubi.bias_classifier(embedding)
+    fused = (logits[0] + logits[1]) / 2
+    F = torch.nn.functional
+    expected = F.cross_entropy(fused * torch.sigmoid(bias), labels) + F.cross_entropy(rubi.bias_output(bias), labels)
+    assert torch.allclose(rubi.loss(logits, labels), expected, atol=1e-6)
     vanilla = make_method("vanilla")
-    plain = sum(torch.nn.functional.cross_entropy(l, labels) for l in logits)
-    assert torch.allclose(vanilla.loss(logits, labels), plain)
-    assert make_method("rubi", bias_branch=1).loss(logits, labels) != rubi.loss(logits, labels)
+    assert torch.allclose(vanilla.loss(logits, labels), sum(F.cross_entropy(l, labels) for l in logits))
+
+
+def test_rubi_bias_head_is_cut_from_the_branch_and_evaluation_is_unmasked():
+    model = _two_branch_model()
+    x0, x1, labels = torch.rand(4, 3, 28, 28), torch.rand(4, 1, 28, 28), torch.tensor([1, 2, 3, 4])
+    model.eval()
+    plain = model([x0, x1])
+    rubi = make_method("rubi", bias_branch=0)
+    rubi.attach(model)
+    # attaching RUBi leaves the model's own outputs (what evaluation uses) unchanged
+    assert all(torch.equal(a, b) for a, b in zip(plain, model([x0, x1])))
+    # the bias-only loss reaches the bias heads, never the branch (grad_mul_const(q, 0))
+    model([x0, x1])
+    bias_only = torch.nn.functional.cross_entropy(rubi.bias_output(rubi.bias_classifier(rubi._embedding)), labels)
+    bias_only.backward()
+    assert all(p.grad is None for p in model.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in rubi.bias_output.parameters())
+    # the full loss trains the branches through the masked fused logits
+    rubi.loss(model([x0, x1]), labels).backward()
+    assert model.branches[1].head.fc.weight.grad.abs().sum() > 0
+    assert model.branches[0].stages[0][1].weight.grad.abs().sum() > 0
+
+
+def test_rubi_run_trains_and_resumes_its_bias_heads(tiny_config, tmp_path):
+    config = tiny_config(max_epochs=2)
+    config["method"], config["method_params"] = "rubi", {"bias_branch": 0}
+    assert train(config, tmp_path / "run")["status"] == "completed"
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["method"]
+    assert set(state) == {"bias_classifier", "bias_output"}
+
+
+@pytest.mark.parametrize("sign, target", [(+1, 0), (-1, 1)])
+def test_guided_replaces_the_gate_of_the_branch_d_speed_says(sign, target):
+    """With a real ConditionalSpeed whose d_speed has a known sign, the re-balancing steps replace
+    that branch's gate by its running mean in every MMTM, and only that branch's."""
+    from greedy.speed import ConditionalSpeed
+    from greedy.train import train_one_epoch
+    model = _two_branch_model()
+    speed = ConditionalSpeed(model.speed_groups())
+    # running sums so large that one step's mu cannot move d_speed: d_speed = sign * 1
+    big = torch.tensor([1e9, 1e9, 1e10, 1e9], dtype=torch.float64)  # theta0, theta1, theta0', theta1'
+    if sign < 0:
+        big = torch.tensor([1e9, 1e9, 1e9, 1e10], dtype=torch.float64)
+    speed.running = big
+    assert speed.d_speed() == pytest.approx(sign * 1.0, abs=1e-3)
+    model.train()
+    model([torch.rand(8, 3, 28, 28), torch.rand(8, 1, 28, 28)])  # gate means exist
+    seen = []
+    for m in model.fusions.values():
+        m.register_forward_pre_hook(lambda mod, args: seen.append(
+            ({k: v.clone() for k, v in mod.gate_override.items()}, [mod.mean_gate(0), mod.mean_gate(1)]))
+            if mod is model.fusions["3"] else None)
+    batches = [([torch.rand(8, 3, 28, 28), torch.rand(8, 1, 28, 28)], torch.arange(8)) for _ in range(4)]
+    method = Guided(alpha=0.5, rebalance_steps=2, warmup_epochs=0)
+    kinds_seen = []
+    train_one_epoch(model, torch.optim.SGD(model.parameters(), lr=0.0), batches, "cpu", epoch=0,
+                    method=method, speed=speed, step_kinds=kinds_seen)
+    assert kinds_seen == ["regular", f"rebalance{target}", f"rebalance{target}", "regular"]
+    assert seen[0][0] == {} and seen[3][0] == {}
+    for step in (1, 2):
+        override, means = seen[step]
+        assert set(override) == {target}
+        assert torch.equal(override[target], means[target])  # the running mean at that step
 
 
 def test_blending_weights_hand_checked():

@@ -23,6 +23,50 @@ def test_mmtm_shapes_and_gate_range(channels, spatial):
         assert torch.allclose(o, f * g.view(*g.shape, *([1] * len(spatial))))
 
 
+def test_gate_is_two_sigmoid_of_the_branch_head():
+    """Joze et al. and REFERENCE section 2: gate_k = 2 * sigmoid(head_k(relu(squeeze(cat))))."""
+    torch.manual_seed(0)
+    mmtm = MMTM([4, 6])
+    with torch.no_grad():  # biases that push some gates above 1 (a plain sigmoid never does)
+        for head in mmtm.fc_excite:
+            head.bias.fill_(1.0)
+    a, b = torch.randn(3, 4, 5, 5), torch.randn(3, 6, 5, 5)
+    hidden = torch.relu(mmtm.fc_squeeze(torch.cat([a.mean((2, 3)), b.mean((2, 3))], 1)))
+    expected = [2 * torch.sigmoid(mmtm.fc_excite[k](hidden)) for k in range(2)]
+    gates = mmtm.gates([a, b])
+    for k in range(2):
+        assert torch.allclose(gates[k], expected[k])
+    assert bool((gates[0] > 1).any())
+    assert torch.allclose(mmtm([a, b])[1], b * expected[1][:, :, None, None])
+
+
+def test_lnl_convnet_is_kim_et_al_four_layer_net():
+    model = build_model("lnl_convnet", [3, 1], 10, [32, 32, 64, 64], [2, 3, 4])
+    branch = model.branches[0]
+    first = branch.stages[0]
+    assert isinstance(first[0], torch.nn.BatchNorm2d) and first[0].num_features == 3  # input BN
+    assert first[1].kernel_size == (5, 5) and first[1].padding == (2, 2)
+    assert isinstance(first[3], torch.nn.MaxPool2d) and first[3].kernel_size == 3 and first[3].stride == 2
+    # no BatchNorm between the convolutions
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in branch.modules()) == 1
+    convs = [m for m in branch.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [32, 32, 64, 64]
+    assert [c.stride for c in convs] == [(1, 1), (1, 1), (2, 2), (1, 1)]
+    # spatial sizes 28 -> 14 -> 14 -> 7 -> 7; MMTM after conv 2, 3, 4
+    x = torch.rand(2, 3, 28, 28)
+    sizes = []
+    for stage in branch.stages:
+        x = stage(x)
+        sizes.append(tuple(x.shape[1:]))
+    assert sizes == [(32, 14, 14), (32, 14, 14), (64, 7, 7), (64, 7, 7)]
+    assert [m.channels for m in model.fusions.values()] == [[32, 32], [64, 64], [64, 64]]
+    assert branch.head.fc.in_features == 64 and branch.head.fc.out_features == 10
+    logits = model([torch.rand(4, 3, 28, 28), torch.rand(4, 1, 28, 28)])
+    assert [l.shape for l in logits] == [(4, 10), (4, 10)]
+    with pytest.raises(ValueError, match="four conv layers"):
+        build_model("lnl_convnet", [1], 10, [32, 64], [2])
+
+
 def test_mmtm_gates_depend_on_every_branch():
     torch.manual_seed(0)
     mmtm = MMTM([4, 6])

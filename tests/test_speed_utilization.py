@@ -60,6 +60,36 @@ def test_utilization_rates_hand_checked():
     rates = utilization_rates([0.5, 0.5], [0.5, 0.6])
     assert rates["u_m0_given_m1"] == pytest.approx(-0.2)
     assert rates["d_util"] == pytest.approx(0.2)
+    # and below -1: a branch at 10 % with fusion intact and 50 % without (u = -4), so d_util
+    # is not bounded by [-1, 1]
+    rates = utilization_rates([0.9, 0.1], [0.45, 0.5])
+    assert rates["u_m0_given_m1"] == pytest.approx(-4.0)
+    assert rates["d_util"] == pytest.approx(0.5 + 4.0)
+
+
+def test_mu_is_recorded_before_the_optimiser_step_on_the_real_groups():
+    """mu(theta; i) uses the gradients of step i and the parameters *before* its update."""
+    import copy
+    from greedy.models import build_model
+    from greedy.train import train_one_epoch
+    torch.manual_seed(0)
+    model = build_model("lnl_convnet", [3, 1], 10, [4, 4, 8, 8], [2, 3, 4])
+    batch = ([torch.rand(8, 3, 28, 28), torch.rand(8, 1, 28, 28)], torch.arange(8) % 10)
+    reference = copy.deepcopy(model)
+    reference.train()
+    loss = sum(nn.functional.cross_entropy(l, batch[1]) for l in reference(batch[0]))
+    loss.backward()
+    expected = {}
+    for name, group in reference.speed_groups().items():
+        grad = sum(float((p.grad ** 2).sum()) for p in group if p.grad is not None)
+        weight = sum(float((p.detach() ** 2).sum()) for p in group)
+        expected[name] = grad / weight
+    tracker = ConditionalSpeed(model.speed_groups())
+    train_one_epoch(model, torch.optim.SGD(model.parameters(), lr=0.5), [batch], "cpu", speed=tracker)
+    got = dict(zip(tracker.names, tracker.running.tolist()))
+    assert got == pytest.approx(expected, rel=1e-4)
+    moved = sum(float(((a - b) ** 2).sum()) for a, b in zip(model.parameters(), reference.parameters()))
+    assert moved > 0  # the step did change the weights, so "after" would have differed
 
 
 def test_sparsity_ratio():

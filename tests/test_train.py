@@ -99,7 +99,29 @@ def test_stops_once_training_accuracy_is_perfect(tiny_config, tmp_path, monkeypa
     monkeypatch.setattr(trainer, "train_one_epoch", perfect)
     config = tiny_config(max_epochs=5)
     config["training"]["stop_after_perfect_epochs"] = 2
-    assert train(config, tmp_path / "run")["epochs_run"] == 2
+    summary = train(config, tmp_path / "run")
+    assert summary["epochs_run"] == 2 and summary["stopped_by"] == "perfect_train"
+    assert summary["reached_perfect_train"] and summary["first_perfect_epoch"] == 1
+
+
+def test_run_that_hits_the_epoch_cap_says_so(tiny_config, tmp_path):
+    summary = train(tiny_config(max_epochs=1), tmp_path / "run")
+    assert summary["stopped_by"] == "epoch_cap" and not summary["reached_perfect_train"]
+
+
+def test_plateau_schedule_lowers_the_learning_rate(tiny_config, tmp_path, monkeypatch):
+    """ReduceLROnPlateau on the training loss (official configuration: factor 0.3, patience 10);
+    here patience 0 and a training loss that never improves."""
+    import greedy.train as trainer
+    real = trainer.train_one_epoch
+    monkeypatch.setattr(trainer, "train_one_epoch", lambda *a, **k: {**real(*a, **k), "loss": 1.0})
+    config = tiny_config(max_epochs=3)
+    config["training"]["lr_schedule"] = {"name": "plateau", "factor": 0.3, "patience": 0}
+    train(config, tmp_path / "run")
+    lrs = pd.read_csv(tmp_path / "run" / "metrics.csv")["lr"].tolist()
+    # the learning rate each epoch ran with: the first epoch sets the best loss, the next
+    # does not improve on it, so the third runs at 0.3x
+    assert lrs == pytest.approx([0.05, 0.05, 0.015])
 
 
 def test_unimodal_run_and_utilization(tiny_config, tmp_path):
@@ -110,18 +132,71 @@ def test_unimodal_run_and_utilization(tiny_config, tmp_path):
     assert result["d_util"] is None and 0 <= result["test_acc"] <= 1
 
 
-def test_utilization_json(tiny_config, tmp_path):
-    train(tiny_config(), tmp_path / "run")
+def test_utilization_json_against_an_independent_computation(tiny_config, tmp_path):
+    """A(f_k) and A(f_k') recomputed here by hand: the squeeze means over the *training* split
+    (mean of the pooled feature maps entering each MMTM), branch k run with the other branch's
+    squeeze vectors replaced by them, then u and d_util from the definition."""
+    from greedy.models import MMTM
+    from greedy.train import build_for_config, splits_for_config
+    config = tiny_config()
+    train(config, tmp_path / "run")
     result = evaluate_run(tmp_path / "run")
-    stored = json.loads((tmp_path / "run" / "utilization.json").read_text())
-    assert stored["d_util"] == pytest.approx(result["d_util"])
-    u10 = (result["A_f0"] - result["A_f0_isolated"]) / result["A_f0"]
-    u01 = (result["A_f1"] - result["A_f1_isolated"]) / result["A_f1"]
+    assert json.loads((tmp_path / "run" / "utilization.json").read_text())["d_util"] == pytest.approx(result["d_util"])
+
+    splits = splits_for_config(config)
+    model = build_for_config(config, splits, "cpu")
+    model.load_state_dict(torch.load(tmp_path / "run" / "best.pt", weights_only=False)["model"])
+    model.eval()
+    sums, count = {}, 0
+    hooks = [m.register_forward_pre_hook(lambda mod, args, name=name: sums.__setitem__(
+        name, [s + MMTM.squeeze(f).sum(0) for s, f in zip(sums.get(name, [0, 0]), args[0])]))
+        for name, m in model.fusions.items()]
+    with torch.no_grad():
+        for inputs, labels in splits.train_eval:
+            model(inputs)
+            count += len(labels)
+    for h in hooks:
+        h.remove()
+    assert count == 384  # the training split only (tiny data: 384 training, 128 test digits)
+    means = {name: [s / count for s in vectors] for name, vectors in sums.items()}
+
+    def branch_accuracies(isolated: bool):
+        correct, n = torch.zeros(2), 0
+        with torch.no_grad():
+            for inputs, labels in splits.test:
+                if isolated:
+                    with model.isolated(means):
+                        logits = model(inputs)
+                else:
+                    logits = model(inputs)
+                correct += torch.tensor([float((l.argmax(1) == labels).sum()) for l in logits])
+                n += len(labels)
+        return (correct / n).tolist()
+
+    fused, alone = branch_accuracies(False), branch_accuracies(True)
+    assert [result["A_f0"], result["A_f1"]] == pytest.approx(fused)
+    assert [result["A_f0_isolated"], result["A_f1_isolated"]] == pytest.approx(alone)
+    u10 = (fused[0] - alone[0]) / fused[0]
+    u01 = (fused[1] - alone[1]) / fused[1]
     assert result["d_util"] == pytest.approx(u10 - u01)
-    assert -1 <= result["d_util"] <= 1 and result["R"] == 0.0
+    assert result["R"] == 0.0
     best = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
     assert result["d_speed"] == best["d_speed"]
     assert result["test_acc"] == pytest.approx(best["test"]["acc"])
+
+
+def test_squeeze_means_come_from_the_training_split_only(tiny_config, tmp_path, monkeypatch):
+    import greedy.utilization as utilization
+    seen = []
+    real = utilization.squeeze_means
+
+    def recording(model, batches, device):
+        seen.append(sum(len(labels) for _, labels in batches))
+        return real(model, batches, device)
+    monkeypatch.setattr(utilization, "squeeze_means", recording)
+    train(tiny_config(), tmp_path / "run")
+    evaluate_run(tmp_path / "run")
+    assert seen == [384]  # 384 training digits; the 128 test (= validation) digits are not used
 
 
 def test_l1_penalty_shrinks_weights(tiny_config, tmp_path):

@@ -55,8 +55,7 @@ SPLIT_FILES = {"train": "train.pt", "val": "val.pt", "test": "test.pt"}
 # Linked from github.com/feidfoe/learning-not-to-learn, dataset/colored_mnist/README.md (a Google
 # Drive file; no checksum is published, so the file's keys and shapes are checked instead).
 LNL_DOWNLOAD = "https://drive.google.com/file/d/1NSv4RCSHjcHois3dXjYw_PaLIoVlLgXu/view?usp=sharing"
-LNL_KEYS = {"train_image": (60000, 28, 28, 3), "train_label": (60000,),
-            "test_image": (10000, 28, 28, 3), "test_label": (10000,)}
+LNL_KEYS = ("train_image", "train_label", "test_image", "test_label")
 
 
 def jittered_colors(classes: torch.Tensor, variance: float, generator: torch.Generator,
@@ -78,8 +77,9 @@ def colorize(gray: torch.Tensor, colors: torch.Tensor, palette: str = "lnl") -> 
     return image.round().clamp(0, 255).to(torch.uint8)
 
 
-def read_lnl_file(path) -> dict:
-    """LNL's pickled dict (np.load(..., encoding='latin1').item()), checked for keys and shapes."""
+def read_lnl_file(path, n_train: int = 60000, n_test: int = 10000) -> dict:
+    """LNL's pickled dict (np.load(..., encoding='latin1').item()), checked for keys and shapes
+    (images [N, 28, 28, 3] uint8 and labels [N] for MNIST's N training and test digits)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data.cmnist.lnl_file: {path} does not exist. Download LNL's "
@@ -91,8 +91,10 @@ def read_lnl_file(path) -> dict:
         raise ValueError(f"{path}: not a readable LNL .npy dict ({error})") from error
     missing = [k for k in LNL_KEYS if k not in data]
     if missing:
-        raise ValueError(f"{path}: missing key(s) {missing}; an LNL file has {sorted(LNL_KEYS)}")
-    for key, shape in LNL_KEYS.items():
+        raise ValueError(f"{path}: missing key(s) {missing}; an LNL file has {list(LNL_KEYS)}")
+    shapes = {"train_image": (n_train, 28, 28, 3), "train_label": (n_train,),
+              "test_image": (n_test, 28, 28, 3), "test_label": (n_test,)}
+    for key, shape in shapes.items():
         got = tuple(np.asarray(data[key]).shape)
         if got != shape:
             raise ValueError(f"{path}: {key} has shape {got}, expected {shape}")
@@ -119,7 +121,7 @@ def build(mnist_root, out_dir, color_variance: float, validation: str = "test",
     train_images, train_labels = fetch_mnist(mnist_root, train=True)
     test_images, test_labels = fetch_mnist(mnist_root, train=False)
     if source == "lnl_file":
-        lnl = read_lnl_file(lnl_file)
+        lnl = read_lnl_file(lnl_file, len(train_labels), len(test_labels))
         lnl_mono = {"train": torch.from_numpy(np.asarray(lnl["train_image"], np.uint8)).permute(0, 3, 1, 2),
                     "test": torch.from_numpy(np.asarray(lnl["test_image"], np.uint8)).permute(0, 3, 1, 2)}
         for name, labels in (("train", train_labels), ("test", test_labels)):
@@ -150,7 +152,7 @@ def build(mnist_root, out_dir, color_variance: float, validation: str = "test",
             colors = jittered_colors(color_class, color_variance, generator, palette)
             mono = colorize(gray, colors, palette)
         return {"gray": gray, "mono": mono, "label": labels.contiguous(), "color": colors,
-                "color_class": color_class.contiguous()}
+                "color_class": color_class.contiguous(), "index": index.contiguous()}  # MNIST's index
 
     splits = {"train": split("train", train_images, train_labels, order.sort().values, correlated=True)}
     if validation == "holdout":
