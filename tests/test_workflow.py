@@ -9,16 +9,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from greedy.config import deep_merge
-
 from conftest import REPO
 
 PROJECT_FILES = ["Snakefile", "workflow", "params.yaml", "config", "dvc.yaml", ".dvcignore",
                  "src", "data/mnist-subset"]
-GIT = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid"]
 
 
-def copy_project(dest: Path, smoke_params: bool = False) -> Path:
+def copy_project(dest: Path) -> Path:
     """The project's own files in a fresh folder, with no ../shared beside it."""
     for name in PROJECT_FILES:
         source = REPO / name
@@ -27,10 +24,6 @@ def copy_project(dest: Path, smoke_params: bool = False) -> Path:
         else:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
-    if smoke_params:  # DVC reads params.yaml only: fold the smoke overlay into it
-        params = yaml.safe_load((dest / "params.yaml").read_text())
-        overlay = yaml.safe_load((dest / "config" / "smoke.yaml").read_text())
-        (dest / "params.yaml").write_text(yaml.safe_dump(deep_merge(params, overlay), sort_keys=False))
     return dest
 
 
@@ -160,30 +153,3 @@ def test_dvc_outputs_do_not_overlap_and_caches_are_ignored():
             assert a == b or not b.startswith(a.rstrip("/") + "/"), (a, b)
     assert "__pycache__/" in (REPO / ".dvcignore").read_text().split()
 
-
-def test_dvc_round_trip(tmp_path):
-    project = copy_project(tmp_path, smoke_params=True)
-    run(["git", "init", "-q"], project)
-    run(["dvc", "init", "-q"], project)
-    run(GIT + ["add", "-A"], project)
-    run(GIT + ["commit", "-qm", "project"], project)
-    first = run(["dvc", "repro"], project).stdout
-    for stage in ("cmnist_data", "cmnist_unimodal", "cmnist_sweep", "cmnist_table1", "results_index"):
-        assert f"Running stage '{stage}'" in first
-    second = run(["dvc", "repro"], project).stdout
-    assert "Running stage" not in second and "didn't change" in second
-    check = run(["dvc", "check-ignore", "src/greedy/__pycache__/train.cpython-311.pyc"], project, check=False)
-    assert check.returncode == 0
-    run(GIT + ["add", "-A"], project)
-    run(GIT + ["commit", "-qm", "results"], project)
-    runs = project / "results" / "runs" / "cmnist" / "unimodal" / "gray"
-    before = {p.name for p in runs.iterdir()}
-    experiment = run(["dvc", "exp", "run", "-S", "studies.cmnist.unimodal.lr=0.02"], project).stdout
-    assert "Running stage 'cmnist_unimodal'" in experiment
-    assert "Running stage 'results_index'" in experiment
-    assert "Running stage 'cmnist_table1'" in experiment  # its best uni-modal row depends on it
-    assert "Running stage 'cmnist_sweep'" not in experiment
-    assert "Running stage 'cmnist_data'" not in experiment
-    after = {p.name for p in runs.iterdir()}
-    # persisted: DVC did not delete the earlier runs; the new lr got its own hashed folder
-    assert before < after and any(name.startswith("vanilla-lr0.02_") for name in after - before)

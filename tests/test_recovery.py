@@ -1,0 +1,75 @@
+"""Recovery is one command: a smoke run killed mid-training (SIGKILL to Snakemake and its jobs)
+completes when the same command is run again, each cut-off model resumes from its last.pt, and
+the results equal an uninterrupted run's (the shared smoke `dvc repro` of tests/test_dvc.py)."""
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+from conftest import REPO
+from test_dvc import SMOKE, env_for, git_clone, run, shared_smoke_repro
+
+# docs/dvc-and-recovery.md: the smoke run, and the command that resumes it after a crash
+COMMAND = ["snakemake", "--cores", "all", "--configfile", SMOKE]
+
+
+def test_profile_makes_the_same_command_resume():
+    profile = (REPO / "profiles" / "default" / "config.yaml").read_text()
+    for option in ("rerun-incomplete: true", "keep-going: true", "nolock: true", "cores: all"):
+        assert option in profile, option
+
+
+def _runs_in_training(project: Path) -> list[Path]:
+    """Run folders with a per-epoch checkpoint but no status.json: cut off mid-training."""
+    return [p.parent for p in (project / "results" / "runs").rglob("last.pt")
+            if not (p.parent / "status.json").exists()]
+
+
+def _kill_everything_in(project: Path, group: int) -> None:
+    os.killpg(group, signal.SIGKILL)
+    for proc in psutil.process_iter(["pid", "cwd"]):  # any job that left the process group
+        try:
+            if proc.info["cwd"] and Path(proc.info["cwd"]).is_relative_to(project):
+                proc.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+
+
+def test_killed_smoke_run_resumes_with_the_same_command(tmp_path, tmp_path_factory):
+    reference = shared_smoke_repro(tmp_path_factory)["reference"]
+    project = git_clone(REPO, tmp_path / "clone")
+    with open(tmp_path / "first.log", "w") as log:
+        first = subprocess.Popen(COMMAND, cwd=project, env=env_for(project), stdout=log,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 1800
+        try:
+            while not _runs_in_training(project):
+                assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "no training run wrote last.pt in time"
+                time.sleep(0.2)
+        finally:
+            _kill_everything_in(project, first.pid)
+            first.wait()
+    assert first.returncode == -signal.SIGKILL
+    cut_off = _runs_in_training(project)
+    assert cut_off
+    # the very same command, no --unlock, no --rerun-incomplete, no cleaning up
+    again = run(COMMAND, project)
+    assert "LockException" not in again.stdout + again.stderr
+    for run_dir in cut_off:
+        assert (run_dir / "status.json").exists(), run_dir
+        assert "resuming" in (run_dir / "train.log").read_text(), run_dir  # from last.pt
+    dry = run(["snakemake", "-n", "--configfile", SMOKE], project)
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+    # the same numbers as the uninterrupted run
+    names = sorted(p.name for p in reference.glob("*.csv"))
+    assert names == sorted(p.name for p in (project / "results" / "cmnist").glob("*.csv"))
+    for name in names:
+        ours, uninterrupted = (pd.read_csv(folder / name) for folder in (project / "results" / "cmnist", reference))
+        if "run" in ours:
+            ours, uninterrupted = (f.sort_values("run", ignore_index=True) for f in (ours, uninterrupted))
+        pd.testing.assert_frame_equal(ours, uninterrupted, check_exact=True, obj=name)
