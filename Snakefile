@@ -9,12 +9,12 @@ validate(config, "workflow/schemas/params.schema.yaml")
 
 report: "workflow/report/workflow.rst"
 
+# One rule file per stage; every rule is a thin call to the `greedy` command (src/greedy/cli.py).
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/unimodal.smk"
-include: "workflow/rules/multimodal.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/utilization.smk"
-include: "workflow/rules/studies.smk"
+include: "workflow/rules/collect.smk"
 include: "workflow/rules/render.smk"
 
 

@@ -137,7 +137,7 @@ def test_utilization_json_against_an_independent_computation(tiny_config, tmp_pa
     (mean of the pooled feature maps entering each MMTM), branch k run with the other branch's
     squeeze vectors replaced by them, then u and d_util from the definition."""
     from greedy.models import MMTM
-    from greedy.train import build_for_config, splits_for_config
+    from greedy.evaluation import build_for_config, splits_for_config
     config = tiny_config()
     train(config, tmp_path / "run")
     result = evaluate_run(tmp_path / "run")

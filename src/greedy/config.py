@@ -5,7 +5,10 @@ and by the entry points here, so a bad key is reported the same way everywhere.
 """
 from __future__ import annotations
 
+import ast
 import copy
+import functools
+import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -14,7 +17,8 @@ from typing import Any, Iterable
 import jsonschema
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parents[1]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "params.schema.yaml"
 
 
@@ -68,10 +72,93 @@ def short_hash(obj: Any, length: int = 8) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
+@functools.lru_cache(maxsize=None)
+def _mnist_digits(root: str) -> tuple[tuple[str, int], ...]:
+    counts = {"train": 60000, "test": 10000}
+    raw = Path(root) / "MNIST" / "raw"
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        for name, opener in ((f"{prefix}-labels-idx1-ubyte", open), (f"{prefix}-labels-idx1-ubyte.gz", gzip.open)):
+            if (raw / name).exists():
+                with opener(raw / name, "rb") as f:
+                    counts[split] = int.from_bytes(f.read(8)[4:8], "big")
+                break
+    return tuple(counts.items())
+
+
+def mnist_digits(root: str | Path) -> dict:
+    """How many training and test digits the MNIST files under `root` hold (read from the IDX
+    headers): what identifies the source in hashes, instead of its path. Missing files are the
+    standard 60,000 / 10,000 that torchvision downloads."""
+    return dict(_mnist_digits(str(Path(root).resolve())))
+
+
+def cmnist_data_identity(data: dict) -> dict:
+    """The data.cmnist parameters that shape the prepared data, without paths: where MNIST and
+    the output live does not matter, which MNIST (its digit counts) and which LNL file (its
+    name, which carries the colour variance) do."""
+    identity = {k: v for k, v in data.items() if k not in ("mnist_root", "out_dir")}
+    identity["mnist_digits"] = mnist_digits(data["mnist_root"])
+    if identity.get("lnl_file"):
+        identity["lnl_file"] = Path(identity["lnl_file"]).name
+    return identity
+
+
 def cmnist_data_dir(params: dict) -> Path:
     """Prepared-data folder; its name carries a hash of the parameters that shape the data."""
     data = params["data"]["cmnist"]
-    return Path(data["out_dir"]) / short_hash(data)
+    return Path(data["out_dir"]) / short_hash(cmnist_data_identity(data))
+
+
+def result_identity(config: dict) -> dict:
+    """The part of a run configuration (run_config) that can change its results: everything but
+    the device, the evaluation batch size and paths (the data folder counts by its name, which is
+    the hash of the data's identity). Thread counts and the results folder are never in it."""
+    identity = copy.deepcopy(config)
+    identity.pop("device", None)
+    identity.get("training", {}).pop("eval_batch_size", None)
+    if "data_dir" in identity:
+        identity["data_dir"] = Path(identity["data_dir"]).name
+    return identity
+
+
+def run_hash(config: dict, length: int = 8) -> str:
+    """Hash of a run configuration's result identity: names run folders (studies.run_id) and is
+    the trainer's config_hash. Changing the device, a path or eval_batch_size keeps it."""
+    return short_hash(result_identity(config), length)
+
+
+# The source files whose code decides a training run's results, relative to the package.
+# config.py is not among them: what it computes is the run configuration, which run_hash covers.
+TRAINING_CODE = ("evaluation.py", "methods.py", "mmtm.py", "models.py", "speed.py", "train.py", "data/*.py")
+
+
+def training_code_files(package_dir: str | Path = PACKAGE_DIR) -> list[Path]:
+    package_dir = Path(package_dir)
+    return [path for pattern in TRAINING_CODE for path in sorted(package_dir.glob(pattern))]
+
+
+def _code_only(source: str) -> str:
+    """The syntax tree without comments, docstrings or layout: what the interpreter runs."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def training_code_fingerprint(package_dir: str | Path = PACKAGE_DIR) -> str:
+    """sha256 over the training code (TRAINING_CODE), comments and docstrings ignored. The
+    trainer stores it in last.pt and status.json and never resumes or reuses a run that other
+    training code wrote; it is not part of the run id (a code change retrains in place)."""
+    package_dir = Path(package_dir)
+    digest = hashlib.sha256()
+    for path in training_code_files(package_dir):
+        digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
+        digest.update(_code_only(path.read_text()).encode() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def run_config(params: dict, dataset: str, modalities: list[str], lr: float, seed: int,

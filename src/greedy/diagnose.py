@@ -7,7 +7,7 @@ the digit was painted in (Colored-and-gray-MNIST test colours are independent of
 this measures reliance on the spurious colour), and the fused accuracy with logits averaged (the
 model's rule) beside probabilities averaged (for comparison only).
 
-    python -m greedy.diagnose results/runs/cmnist/table1/mono-gray/guided-*
+    greedy diagnose results/runs/cmnist/table1/mono-gray/guided-*
 """
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ import json
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from greedy import io
+from greedy.evaluation import collect_logits, load_run
 
 
 def branch_votes(model, batches, device, colour_class: torch.Tensor | None = None) -> dict:
-    from greedy.train import collect_logits
     logits, labels = collect_logits(model, batches, device)
     logits, labels = [l.float().cpu() for l in logits], labels.cpu()
     probs = [l.softmax(1) for l in logits]
@@ -36,32 +37,39 @@ def branch_votes(model, batches, device, colour_class: torch.Tensor | None = Non
     return result
 
 
-def diagnose_run(run_dir) -> dict:
-    from greedy.train import build_for_config, resolve_device, splits_for_config
+def diagnose_run(run_dir, device: str | None = None) -> dict:
     run_dir = Path(run_dir)
     status = io.read_json(run_dir / "status.json")
     if status["status"] != "completed":
         return {"run": str(run_dir), "status": status["status"]}
-    config = status["config"]
-    device = resolve_device(config["device"])
-    splits = splits_for_config(config)
-    model = build_for_config(config, splits, device)
-    model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device, weights_only=False)["model"])
-    colour_class = getattr(splits.test, "split", {}).get("color_class")
-    return {"run": str(run_dir), "status": "completed", "method": config["method"],
-            "modalities": config["modalities"], **branch_votes(model, splits.test, device, colour_class)}
+    run = load_run(run_dir, device)
+    colour_class = getattr(run.splits.test, "split", {}).get("color_class")
+    return {"run": str(run_dir), "status": "completed", "method": run.config["method"],
+            "modalities": run.config["modalities"],
+            **branch_votes(run.model, run.splits.test, run.device, colour_class)}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders (status.json, best.pt)")
+    parser.add_argument("--out", help="write all results to this JSON file")
+    parser.add_argument("--device", help="evaluate on this device (default: the run's configuration)")
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    results = []
+    for run_dir in tqdm(args.runs, desc="diagnose", unit="run", disable=len(args.runs) < 2):
+        results.append(diagnose_run(run_dir, args.device))
+        print(json.dumps(results[-1]))
+    if args.out:
+        io.write_json(args.out, results)
+    return results
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="How each branch votes in a trained model's fused prediction.")
-    parser.add_argument("runs", nargs="+", help="run folders (status.json, best.pt)")
-    parser.add_argument("--out", help="write all results to this JSON file")
-    args = parser.parse_args(argv)
-    results = [diagnose_run(run) for run in args.runs]
-    for r in results:
-        print(json.dumps(r))
-    if args.out:
-        io.write_json(args.out, results)
+    parser = argparse.ArgumentParser(prog="greedy diagnose",
+                                     description="How each branch votes in a trained model's fused prediction.")
+    add_arguments(parser)
+    run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

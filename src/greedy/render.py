@@ -1,14 +1,17 @@
 """Tables, figures and the results index.
 
 Every rendered artifact also writes `<artifact>.meta.json` (its id from REFERENCE section 1, the
-files, the rule and parameters that made it, and how many models are behind it); the `index`
-command merges them into results/index.json.
+files, the rule and parameters that made it, how many models are behind it and how they stopped);
+`greedy index` merges them into results/index.json and `greedy report` writes results/report.md.
+`greedy render <artifact>` makes one artifact of the registry ARTIFACTS.
 """
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import matplotlib
 
@@ -27,6 +30,35 @@ def write_meta(path, artifact_id: str, paths: list[str], rule: str, params: dict
                          "params": params, "n_models": int(n_models), **extra})
 
 
+def stopping(frame: pd.DataFrame) -> dict:
+    """How the runs of `frame` stopped (from the study CSV's stopped_by and epochs_run columns):
+    runs, how many hit the epoch cap (training accuracy not 100 % for long enough), how many
+    diverged, and the epochs each ran, in seed order."""
+    out = {"runs": int(len(frame)), "epoch_cap": None, "diverged": int((frame["status"] == "diverged").sum()),
+           "epochs": []}
+    if "stopped_by" in frame:
+        out["epoch_cap"] = int((frame["stopped_by"] == "epoch_cap").sum())
+    if "epochs_run" in frame:
+        ordered = frame.sort_values("seed") if "seed" in frame else frame
+        out["epochs"] = [int(e) for e in ordered["epochs_run"].dropna()]
+    return out
+
+
+def stopping_text(s: dict) -> str:
+    """ "n of N runs stopped at the epoch cap" (or that it was not recorded)."""
+    if s.get("epoch_cap") is None:
+        return f"epoch cap not recorded for {s['runs']} runs"
+    return f"{s['epoch_cap']} of {s['runs']} runs stopped at the epoch cap"
+
+
+def _epochs(s: dict, listed: int = 12) -> str:
+    """The epochs per run, "12, 14, 13"; for many runs their range and median."""
+    epochs = s["epochs"]
+    if len(epochs) > listed:
+        return f"{min(epochs)}–{max(epochs)} (median {float(np.median(epochs)):g})"
+    return ", ".join(str(e) for e in epochs) or "—"
+
+
 def unimodal(sweep_csv: str, out_csv: str, out_md: str, meta: str, params: dict,
              metrics: str | None = None) -> pd.DataFrame:
     frame = pd.read_csv(sweep_csv)
@@ -34,14 +66,16 @@ def unimodal(sweep_csv: str, out_csv: str, out_md: str, meta: str, params: dict,
     for modality, group in frame.groupby("pairing"):
         done = group[group["status"] == "completed"]
         acc = 100 * done["test_acc"]
+        stop = stopping(group)
         rows.append({"modality": modality, "runs": len(group), "diverged": int((group["status"] == "diverged").sum()),
                      "test_acc_mean": acc.mean(), "test_acc_std": acc.std(ddof=1) if len(acc) > 1 else float("nan"),
-                     "paper_test_acc (text)": paper.CMNIST_UNIMODAL_TEXT.get(modality)})
+                     "paper_test_acc (text)": paper.CMNIST_UNIMODAL_TEXT.get(modality),
+                     "epoch_cap_runs": stop["epoch_cap"], "epochs": _epochs(stop)})
     table = pd.DataFrame(rows)
     io.write_csv(out_csv, table)
     io.write_text(out_md, table.to_markdown(index=False, floatfmt=".2f") + "\n")
     write_meta(meta, "text:cmnist_unimodal", [out_csv, out_md], "cmnist_unimodal_table", params, len(frame),
-               values={r["modality"]: r["test_acc_mean"] for r in rows})
+               values={r["modality"]: r["test_acc_mean"] for r in rows}, stopping=stopping(frame))
     if metrics:
         io.write_json(metrics, {r["modality"]: {k: r[k] for k in ("test_acc_mean", "test_acc_std", "runs", "diverged")}
                                 for r in rows})
@@ -73,20 +107,23 @@ def fig7(sweep_csv: str, out_png: str, meta: str, params: dict, metrics: str | N
         group = frame[frame["pairing"] == pairing]
         done = group[group["status"] == "completed"]
         diverged = int((group["status"] == "diverged").sum())
-        summary[pairing] = {"models": len(group), "diverged": diverged,
+        stop = stopping(group)
+        summary[pairing] = {"models": len(group), "diverged": diverged, "epoch_cap": stop["epoch_cap"],
                             "E_d_util": float(done["d_util"].mean()) if len(done) else None,
                             "E_d_speed": float(done["d_speed"].mean()) if len(done) else None}
         _histogram(axes[0, j], done["d_util"].to_numpy(float), "tab:blue", "d_util")
         _histogram(axes[1, j], done["d_speed"].to_numpy(float), "tab:orange", "d_speed")
-        axes[0, j].set_title(f"{pairing}: {len(done)} models, {diverged} diverged (excluded)", fontsize=9)
+        axes[0, j].set_title(f"{pairing}: {len(done)} models, {diverged} diverged (excluded)\n"
+                             f"{stopping_text(stop)}", fontsize=9)
         axes[0, j].set_xlabel("d_util")
         axes[1, j].set_xlabel("d_speed")
     fig.suptitle("Colored-and-gray-MNIST learning-rate sweep (paper Fig. 7; paper |E[d_util]| ≈ 0.3 for mono+gray)",
                  fontsize=10)
     fig.tight_layout()
     _save(fig, out_png)
+    stop = stopping(frame)
     write_meta(meta, "fig7", [out_png, sweep_csv], "cmnist_fig7", params, len(frame), summary=summary,
-               paper=paper.ARTIFACTS["fig7"])
+               paper=paper.ARTIFACTS["fig7"], stopping=stop, caption=stopping_text(stop))
     if metrics:
         io.write_json(metrics, summary)
     return summary
@@ -111,24 +148,28 @@ def fig5c(sweep_csv: str, method_sweep_csv: str, pairing: str, out_png: str, met
         group = frame[frame.method == method]
         done = group[group.status == "completed"]
         summary[method] = {"models": len(group), "diverged": int((group.status == "diverged").sum()),
+                           "epoch_cap": stopping(group)["epoch_cap"],
                            "E_d_util": float(done.d_util.mean()) if len(done) else None}
         _histogram(ax, done.d_util.to_numpy(float), color, method)
     ax.set_xlabel("d_util")
+    stop = stopping(frame)
     ax.set_title(f"{pairing}: " + ", ".join(f"{m} {s['models']} models ({s['diverged']} diverged)"
-                                             for m, s in summary.items()), fontsize=8)
+                                             for m, s in summary.items()) + f"\n{stopping_text(stop)}", fontsize=8)
     fig.tight_layout()
     _save(fig, out_png)
     write_meta(meta, "fig5c", [out_png, sweep_csv, method_sweep_csv], "cmnist_fig5c", params, len(frame),
-               summary=summary, paper="extension: the paper shows Fig. 5 for ModelNet40 and NVGesture only")
+               summary=summary, paper="extension: the paper shows Fig. 5 for ModelNet40 and NVGesture only",
+               stopping=stop, caption=stopping_text(stop))
     return summary
 
 
 def dspeed(guided_status: str, vanilla_status: str, out_png: str, meta: str, params: dict) -> dict:
     """d_speed over training steps for a vanilla and a guided run; re-balancing steps shaded."""
     fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
-    summary = {}
+    summary, runs = {}, []
     for ax, (name, status_path) in zip(axes, [("vanilla", vanilla_status), ("guided", guided_status)]):
         run_dir = Path(status_path).parent
+        status = io.read_json(status_path)
         speed = pd.read_csv(run_dir / "speed.csv") if (run_dir / "speed.csv").exists() else pd.DataFrame()
         steps = pd.read_csv(run_dir / "steps.csv")
         if len(speed):
@@ -140,15 +181,20 @@ def dspeed(guided_status: str, vanilla_status: str, out_png: str, meta: str, par
                                 transform=ax.get_xaxis_transform(), label=f"{kind} steps")
         ax.axhline(0, color="gray", linestyle="--", linewidth=0.8)
         ax.set_ylabel("d_speed")
-        ax.set_title(f"{name}: {Path(run_dir).name}", fontsize=8)
+        ax.set_title(f"{name}: {Path(run_dir).name} ({status.get('epochs_run')} epochs, "
+                     f"stopped by {status.get('stopped_by', 'not recorded')})", fontsize=8)
         ax.legend(fontsize=7, loc="upper right")
         summary[name] = {"steps": len(steps), **{k: int((steps.kind == k).sum())
                                                  for k in ("regular", "rebalance0", "rebalance1")}}
+        runs.append({"status": status.get("status"), "stopped_by": status.get("stopped_by"),
+                     "epochs_run": status.get("epochs_run"), "seed": status.get("config", {}).get("seed")})
     axes[-1].set_xlabel("training step")
     fig.tight_layout()
     _save(fig, out_png)
+    stop = stopping(pd.DataFrame(runs))
     write_meta(meta, "dspeed_steps", [out_png], "cmnist_dspeed_plot", params, 2, summary=summary,
-               paper="extension: d_speed over training with the re-balancing windows of Algorithm 1")
+               paper="extension: d_speed over training with the re-balancing windows of Algorithm 1",
+               stopping=stop, caption=stopping_text(stop))
     return summary
 
 
@@ -164,11 +210,13 @@ def table1(unimodal_csv: str, table1_csv: str, out_prefix: str, meta: str, param
     rows = []
     best = max(((m, _mean_std(g.loc[g.status == "completed", "test_acc"]))
                 for m, g in unimodal_runs.groupby("pairing")), key=lambda item: item[1][0])
-    ours = {"unimodal": (best[1], int((unimodal_runs.pairing == best[0]).sum()), f"best: {best[0]}", 0)}
+    best_runs = unimodal_runs[unimodal_runs.pairing == best[0]]
+    ours = {"unimodal": (best[1], len(best_runs), f"best: {best[0]}", 0, stopping(best_runs))}
     branches = {}  # per method, each modality's branch accuracy with fusion intact (A(f_k))
     for method, group in method_runs.groupby("method"):
         done = group[group.status == "completed"]
-        ours[method] = (_mean_std(done["test_acc"]), len(group), "", int((group.status == "diverged").sum()))
+        ours[method] = (_mean_std(done["test_acc"]), len(group), "", int((group.status == "diverged").sum()),
+                        stopping(group))
         if "branch0_acc" in done and len(done):
             modalities = done["pairing"].iloc[0].split("+")
             branches[method] = {m: _mean_std(done[f"branch{k}_acc"]) for k, m in enumerate(modalities)}
@@ -179,8 +227,9 @@ def table1(unimodal_csv: str, table1_csv: str, out_prefix: str, meta: str, param
                    "paper_mean": reference[0] if reference else None,
                    "paper_std": reference[1] if reference else None}
             if dataset == "cmnist" and method in ours:
-                (mean, std), n, note, diverged = ours[method]
+                (mean, std), n, note, diverged, stop = ours[method]
                 row.update(ours_mean=mean, ours_std=std, runs=n, diverged=diverged, note=note, status="reproduced",
+                           epoch_cap_runs=stop["epoch_cap"], epochs=_epochs(stop),
                            difference=mean - reference[0] if reference else None,
                            within_2_std=bool(abs(mean - reference[0]) <= 2 * reference[1]) if reference else None)
             else:
@@ -200,9 +249,17 @@ def table1(unimodal_csv: str, table1_csv: str, out_prefix: str, meta: str, param
     wide = table.assign(cell=table.apply(cell, axis=1)).pivot(index="row", columns="dataset", values="cell")
     wide = wide.reindex([paper.TABLE1_ROWS[m] for m in dict.fromkeys(table["method"])])
     wide = wide[paper.DATASETS].rename(columns=paper.DATASET_TITLES)
+    # How the CMNIST runs stopped: the paper trains until 100 % training accuracy; a run that hit
+    # training.cmnist.max_epochs first is counted here.
+    cmnist_rows = table[(table.dataset == "cmnist") & (table.status == "reproduced")].set_index("row")
+    stop_columns = {"CMNIST runs at the epoch cap": lambda r: "—" if pd.isna(r.epoch_cap_runs)
+                    else f"{int(r.epoch_cap_runs)} of {int(r.runs)}",
+                    "CMNIST epochs per run": lambda r: r.epochs}
+    for column, text in stop_columns.items():
+        wide[column] = [text(cmnist_rows.loc[row]) if row in cmnist_rows.index else "—" for row in wide.index]
     wide.index.name = "method"
-    io.write_text(f"{out_prefix}.md", "Test accuracy (%), ours (paper, Δ = ours − paper).\n\n"
-                  + wide.to_markdown() + "\n")
+    io.write_text(f"{out_prefix}.md", "Test accuracy (%), ours (paper, Δ = ours − paper); how the CMNIST "
+                  "runs stopped (the epoch cap is training.cmnist.max_epochs).\n\n" + wide.to_markdown() + "\n")
     io.write_text(f"{out_prefix}.tex", wide.to_latex(escape=True))
     reproduced = table[table.status == "reproduced"]
     write_meta(meta, "table1", [f"{out_prefix}.csv", f"{out_prefix}.md", f"{out_prefix}.tex"], "table1",
@@ -211,7 +268,8 @@ def table1(unimodal_csv: str, table1_csv: str, out_prefix: str, meta: str, param
                                                   "paper_mean": r.paper_mean, "paper_std": r.paper_std,
                                                   "within_2_std": r.within_2_std}
                       for r in reproduced.itertuples()},
-               branches=branches)
+               branches=branches, stopping={method: value[4] for method, value in ours.items()},
+               caption="; ".join(f"{paper.TABLE1_ROWS.get(m, m)}: {stopping_text(v[4])}" for m, v in ours.items()))
     return table
 
 
@@ -249,8 +307,9 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
                 verdict = "—" if value is None or expected is None else (
                     "agrees" if abs(abs(value) - expected) <= paper.FIG7_TOLERANCE else "differs")
                 shown = "—" if value is None else f"{value:+.3f}"
+                cap = "" if s.get("epoch_cap") is None else f", {s['epoch_cap']} at the epoch cap"
                 lines.append(f"| fig7 {pairing} E[d_util] | |E| ≈ {expected} | {shown} "
-                             f"({s['models']} models, {s['diverged']} diverged) | {verdict} | {s['models']} | `fig7` |")
+                             f"({s['models']} models, {s['diverged']} diverged{cap}) | {verdict} | {s['models']} | `fig7` |")
         elif artifact_id == "text" and "text:cmnist_unimodal" in metas:
             meta = metas["text:cmnist_unimodal"]
             for modality, value in meta["values"].items():
@@ -281,6 +340,22 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
         meta = metas["dspeed_steps"]
         shown = "; ".join(f"{m}: " + ", ".join(f"{k} {v}" for k, v in s.items()) for m, s in meta["summary"].items())
         lines.append(f"| dspeed_steps | d_speed over steps, re-balancing shaded | {shown} | 2 | `dspeed_steps` |")
+    stopped = []
+    for artifact_id, meta in metas.items():
+        if "stopping" not in meta:
+            continue
+        if artifact_id == "table1":  # one entry per method
+            stopped += [(artifact_id, paper.TABLE1_ROWS.get(m, m), v) for m, v in meta["stopping"].items()]
+        else:
+            stopped.append((artifact_id, "all models", meta["stopping"]))
+    if stopped:
+        lines += ["", "How the runs stopped (the paper trains until 100 % training accuracy; runs at the epoch "
+                  "cap, training.*.max_epochs, stopped before that):", "",
+                  "| artifact | runs | stopped at the epoch cap | diverged | epochs per run |", "|---|---|---|---|---|"]
+        for artifact_id, label, stop in sorted(stopped, key=lambda item: item[0]):
+            cap = "not recorded" if stop.get("epoch_cap") is None else f"{stop['epoch_cap']} of {stop['runs']}"
+            lines.append(f"| {artifact_id}: {label} | {stop['runs']} | {cap} | {stop.get('diverged', 0)} | "
+                         f"{_epochs(stop)} |")
     # a literal "|" (as in |E[d_util]|) would end a Markdown table cell
     lines = [line if not line.startswith("| ") else "| " + " | ".join(
         cell.replace("|", "\\|") for cell in line[2:-2].split(" | ")) + " |" for line in lines]
@@ -296,63 +371,76 @@ def index(meta_files: list[str], out: str) -> dict:
     return result
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Render tables, figures and the results index.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("unimodal", "fig7"):
-        p = sub.add_parser(name)
-        p.add_argument("--sweep", required=True, help="CSV from `greedy.studies collect`")
-        p.add_argument("--meta", required=True)
-        p.add_argument("--params-json", default="{}", help="parameters recorded in the index")
-        p.add_argument("--metrics", help="a small JSON of the headline numbers (DVC metrics)")
-        if name == "unimodal":
-            p.add_argument("--csv", required=True)
-            p.add_argument("--md", required=True)
-        else:
-            p.add_argument("--png", required=True)
-    p = sub.add_parser("fig5c")
-    p.add_argument("--sweep", required=True)
-    p.add_argument("--method-sweep", required=True)
-    p.add_argument("--pairing", required=True)
-    p.add_argument("--png", required=True)
-    p.add_argument("--meta", required=True)
-    p.add_argument("--params-json", default="{}")
-    p = sub.add_parser("dspeed")
-    p.add_argument("--guided", required=True, help="status.json of a guided run")
-    p.add_argument("--vanilla", required=True, help="status.json of a vanilla run")
-    p.add_argument("--png", required=True)
-    p.add_argument("--meta", required=True)
-    p.add_argument("--params-json", default="{}")
-    p = sub.add_parser("table1")
-    p.add_argument("--unimodal", required=True)
-    p.add_argument("--table1", required=True)
-    p.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md and .tex")
-    p.add_argument("--meta", required=True)
-    p.add_argument("--params-json", default="{}")
-    p = sub.add_parser("report")
-    p.add_argument("--index", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("meta", nargs="+")
-    p = sub.add_parser("index")
-    p.add_argument("--out", required=True)
-    p.add_argument("meta", nargs="+")
-    args = parser.parse_args(argv)
-    if args.command == "unimodal":
-        print(unimodal(args.sweep, args.csv, args.md, args.meta, json.loads(args.params_json), args.metrics).to_string(index=False))
-    elif args.command == "fig7":
-        print(json.dumps(fig7(args.sweep, args.png, args.meta, json.loads(args.params_json), args.metrics), indent=2))
-    elif args.command == "fig5c":
-        print(json.dumps(fig5c(args.sweep, args.method_sweep, args.pairing, args.png, args.meta,
-                               json.loads(args.params_json)), indent=2))
-    elif args.command == "dspeed":
-        print(json.dumps(dspeed(args.guided, args.vanilla, args.png, args.meta, json.loads(args.params_json)), indent=2))
-    elif args.command == "table1":
-        print(table1(args.unimodal, args.table1, args.out_prefix, args.meta, json.loads(args.params_json)).to_string())
-    elif args.command == "report":
-        print(report(args.meta, args.index, args.out))
-    else:
-        index(args.meta, args.out)
+# The artifacts `greedy render <artifact>` makes: name -> the function and its options. Each
+# option's dest is the function's parameter it fills; --params-json becomes `params`.
+@dataclass(frozen=True)
+class Artifact:
+    function: Callable
+    help: str
+    options: tuple  # (flag, argparse keyword arguments)
 
 
-if __name__ == "__main__":
-    main()
+def _option(flag: str, dest: str, help: str | None = None, required: bool = True) -> tuple:
+    return flag, {"dest": dest, "required": required, "help": help}
+
+
+META = _option("--meta", "meta", "the artifact's <name>.meta.json (merged by `greedy index`)")
+PNG = _option("--png", "out_png", "the figure")
+METRICS = _option("--metrics", "metrics", "a small JSON of the headline numbers (DVC metrics)", required=False)
+SWEEP = _option("--sweep", "sweep_csv", "a study CSV from `greedy collect`")
+
+ARTIFACTS = {
+    "unimodal": Artifact(unimodal, "uni-modal baselines table (the paper's text)",
+                         (SWEEP, _option("--csv", "out_csv"), _option("--md", "out_md"), META, METRICS)),
+    "fig7": Artifact(fig7, "Fig. 7: d_util / d_speed histograms of the learning-rate sweep",
+                     (SWEEP, PNG, META, METRICS)),
+    "fig5c": Artifact(fig5c, "Fig. 5 on CMNIST: d_util of the vanilla, guided and random sweeps",
+                      (SWEEP, _option("--method-sweep", "method_sweep_csv", "the method sweep's CSV"),
+                       _option("--pairing", "pairing", "e.g. mono+gray"), PNG, META)),
+    "dspeed": Artifact(dspeed, "d_speed over training steps, re-balancing steps shaded",
+                       (_option("--guided", "guided_status", "status.json of a guided run"),
+                        _option("--vanilla", "vanilla_status", "status.json of a vanilla run"), PNG, META)),
+    "table1": Artifact(table1, "Table 1 (csv, md, tex), with how the runs stopped",
+                       (_option("--unimodal", "unimodal_csv", "the uni-modal study CSV"),
+                        _option("--table1", "table1_csv", "the Table 1 study CSV"),
+                        _option("--out-prefix", "out_prefix", "writes <prefix>.csv, .md and .tex"), META)),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`greedy render <artifact> ...`: one subcommand per entry of ARTIFACTS."""
+    sub = parser.add_subparsers(dest="artifact", required=True, metavar="ARTIFACT")
+    for name, artifact in ARTIFACTS.items():
+        p = sub.add_parser(name, help=artifact.help, description=artifact.help)
+        for flag, kwargs in artifact.options:
+            p.add_argument(flag, **kwargs)
+        p.add_argument("--params-json", default="{}", help="parameters recorded in the artifact's index entry")
+
+
+def run(args: argparse.Namespace):
+    artifact = ARTIFACTS[args.artifact]
+    kwargs = {dest: getattr(args, dest) for _, options in artifact.options for dest in [options["dest"]]}
+    result = artifact.function(**kwargs, params=json.loads(args.params_json))
+    print(result.to_string() if isinstance(result, pd.DataFrame) else json.dumps(result, indent=2))
+    return result
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", required=True, help="results/index.json (linked from the report)")
+    parser.add_argument("--out", required=True, help="results/report.md")
+    parser.add_argument("meta", nargs="+", metavar="META_JSON", help="the artifacts' meta.json files")
+
+
+def run_report(args: argparse.Namespace) -> str:
+    text = report(args.meta, args.index, args.out)
+    print(text)
+    return text
+
+
+def add_index_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="results/index.json")
+    parser.add_argument("meta", nargs="+", metavar="META_JSON", help="the artifacts' meta.json files")
+
+
+def run_index(args: argparse.Namespace) -> dict:
+    return index(args.meta, args.out)

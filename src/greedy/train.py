@@ -11,7 +11,9 @@ until the training accuracy has been 100 % for `stop_after_perfect_epochs` epoch
   last.pt       everything needed to resume (model, optimizer, method, speed sums, history)
   status.json   written last: status "completed" or "diverged", and the run's summary
   train.log     the log
-A killed run restarts from last.pt and reaches the same final result. A run whose loss becomes
+A killed run restarts from last.pt and reaches the same final result. last.pt and status.json
+record the training code's fingerprint (config.training_code_fingerprint); a run written by other
+training code is trained again from scratch, never resumed or reused. A run whose loss becomes
 NaN or infinite stops with status "diverged" and returns normally.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import contextlib
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -31,58 +34,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from greedy import io
-from greedy.config import load_params, run_config, short_hash
-from greedy.data import Splits, carve_holdout, load_splits
+from greedy.config import load_params, run_config, run_hash, training_code_fingerprint
+from greedy.data import Splits
+from greedy.evaluation import (build_for_config, epoch_metrics, evaluate, resolve_device, splits_for_config,
+                               to_device)
 from greedy.methods import make_method
-from greedy.models import MultiBranchNet, build_model
+from greedy.models import MultiBranchNet
 from greedy.speed import ConditionalSpeed, d_speed_series
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(name)
-
-
-def to_device(inputs, labels, device):
-    """Move a batch; image batches go channels-last (about 30 % faster convolutions on CPU)."""
-    inputs = [x.to(device, non_blocking=True) for x in inputs]
-    inputs = [x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in inputs]
-    return inputs, labels.to(device, non_blocking=True)
-
-
-@torch.no_grad()
-def collect_logits(model: MultiBranchNet, batches, device) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Every branch's logits over `batches` in evaluation mode, and the labels."""
-    model.eval()
-    outputs, targets = [], []
-    for inputs, labels in batches:
-        inputs, labels = to_device(inputs, labels, device)
-        outputs.append(model(inputs))
-        targets.append(labels)
-    return [torch.cat([o[k] for o in outputs]) for k in range(model.num_branches)], torch.cat(targets)
-
-
-def evaluate(model: MultiBranchNet, batches, device) -> dict:
-    """Mean summed-CE loss, accuracy of the mean prediction and of every branch."""
-    logits, labels = collect_logits(model, batches, device)
-    return epoch_metrics(model, logits, labels)
-
-
-def epoch_metrics(model: MultiBranchNet, logits: list[torch.Tensor], labels: torch.Tensor) -> dict:
-    """loss (sum of the branches' mean CE), accuracy of the prediction and of every branch, and
-    each head's mean CE (branches and the fused prediction)."""
-    fused = model.predict(logits)
-    head_losses = [F.cross_entropy(l.float(), labels).item() for l in logits]
-    out = {"loss": sum(head_losses), "acc": (fused.argmax(1) == labels).double().mean().item()}
-    out.update({f"acc_b{k}": (l.argmax(1) == labels).double().mean().item() for k, l in enumerate(logits)})
-    out.update({f"loss_b{k}": v for k, v in enumerate(head_losses)})
-    out["loss_fused"] = F.cross_entropy(fused.float(), labels).item()
-    return out
 
 
 def l1_norm(model) -> torch.Tensor:
@@ -156,33 +114,22 @@ def _logger(run_dir: Path) -> logging.Logger:
     return logger
 
 
-def build_for_config(config: dict, splits: Splits, device) -> MultiBranchNet:
-    torch.manual_seed(config["seed"])
-    model_cfg = config["model"]
-    return build_model(model_cfg["architecture"], splits.in_channels, splits.num_classes,
-                       model_cfg["channels"], model_cfg["fusion_after"]
-                       ).to(device, memory_format=torch.channels_last)  # affects 4-D weights only
-
-
-def splits_for_config(config: dict) -> Splits:
-    training = config["training"]
-    splits = load_splits(config["dataset"], config["data_dir"], config["modalities"],
-                         training["batch_size"], training["eval_batch_size"], config["seed"])
-    holdout_fraction = config.get("method_params", {}).get("holdout_fraction")
-    return carve_holdout(splits, holdout_fraction, config["seed"]) if holdout_fraction else splits
-
-
 def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = False,
           on_epoch_end: Callable[[int], None] | None = None) -> dict:
     """Train one model as `config` says (see config.run_config); returns the status summary."""
     run_dir = Path(run_dir)
-    config_hash = short_hash(config, 16)
+    config_hash = run_hash(config, 16)  # what changes results only (config.result_identity)
+    code = training_code_fingerprint()
     status_path = run_dir / "status.json"
     if status_path.exists():
         status = io.read_json(status_path)
-        if status.get("config_hash") == config_hash:
-            return status  # already done with exactly this configuration
-        raise FileExistsError(f"{run_dir} holds a run with another configuration; remove it first")
+        if status.get("config_hash") != config_hash:
+            raise FileExistsError(f"{run_dir} holds a run with another configuration; remove it first")
+        if status.get("training_code") == code:
+            return status  # already done with exactly this configuration and training code
+        _logger(run_dir).info("%s was written by other training code (%s, now %s): training again",
+                              status_path, status.get("training_code"), code)
+        status_path.unlink()
     log = _logger(run_dir)
     io.write_json(run_dir / "config.json", config)
     device = resolve_device(config["device"])
@@ -203,16 +150,20 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
         checkpoint = torch.load(last_path, map_location=device, weights_only=False)
         if checkpoint["config_hash"] != config_hash:
             raise FileExistsError(f"{last_path} was written with another configuration; remove it first")
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(checkpoint["scheduler"])
-        method.load_state_dict(checkpoint["method"])
-        if speed is not None:
-            speed.load_state_dict(checkpoint["speed"])
-        state = checkpoint["state"]
-        torch.set_rng_state(checkpoint["rng"])
-        log.info("resuming %s after epoch %d", run_dir, state["epoch"])
+        if checkpoint.get("training_code") != code:
+            log.info("%s was written by other training code (%s, now %s): starting fresh",
+                     last_path, checkpoint.get("training_code"), code)
+        else:
+            model.load_state_dict(checkpoint["model"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(checkpoint["scheduler"])
+            method.load_state_dict(checkpoint["method"])
+            if speed is not None:
+                speed.load_state_dict(checkpoint["speed"])
+            state = checkpoint["state"]
+            torch.set_rng_state(checkpoint["rng"])
+            log.info("resuming %s after epoch %d", run_dir, state["epoch"])
 
     status = "completed"
     diverged_epoch = None
@@ -275,7 +226,7 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
             scheduler.step(train_metrics["loss"])  # official configuration: plateau of the training loss
         _write_tables(run_dir, state)
         io.torch_save(last_path, {
-            "config_hash": config_hash, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "config_hash": config_hash, "training_code": code, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "method": method.state_dict(), "speed": speed.state_dict() if speed is not None else None,
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "state": state, "rng": torch.get_rng_state()})
@@ -290,7 +241,7 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
     _write_tables(run_dir, state)
     best = next((r for r in state["history"] if r["epoch"] == state["best_epoch"]), None)
     summary = {
-        "status": status, "config_hash": config_hash, "config": config,
+        "status": status, "config_hash": config_hash, "training_code": code, "config": config,
         "epochs_run": state["epoch"], "diverged_epoch": diverged_epoch,
         # "perfect_train": stopped as the paper does; "epoch_cap": hit max_epochs first
         "stopped_by": stopped_by,
@@ -318,32 +269,53 @@ def _write_tables(run_dir: Path, state: dict) -> None:
         io.write_csv(run_dir / "speed.csv", frame)
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Train one model (config from params.yaml).")
-    parser.add_argument("--params", nargs="+", default=["params.yaml"], help="params.yaml and overlays")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", nargs="+", default=["params.yaml"], metavar="FILE",
+                        help="params.yaml and overlays, later files win (default: params.yaml)")
     parser.add_argument("--dataset", default="cmnist")
     parser.add_argument("--modalities", nargs="+", help="one (uni-modal) or more")
     parser.add_argument("--lr", type=float)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--method", default="vanilla")
     parser.add_argument("--l1", type=float, default=None)
-    parser.add_argument("--run-config", help="the run's configuration as JSON (as Snakemake passes "
-                        "it); replaces --params/--modalities/--lr/--seed/--method/--l1")
-    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--params-json", help="the merged parameters as JSON; replaces --params")
+    parser.add_argument("--run-id", help="a run of the studies (as Snakemake passes it, e.g. "
+                        "table1/mono-gray/guided-lr0.01_seed0_<hash>); replaces --modalities/--lr/--seed/--method/--l1")
+    parser.add_argument("--run-config", help="the run's whole configuration as JSON; replaces all of the above")
+    parser.add_argument("--run-dir", required=True, help="the run folder (resumed from last.pt if there)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--progress", action="store_true", help="show a tqdm bar per epoch")
-    args = parser.parse_args(argv)
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="a tqdm bar per epoch (default: when stderr is a terminal)")
+
+
+def run(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.run_config:
         config = json.loads(args.run_config)
     else:
-        if args.modalities is None or args.lr is None or args.seed is None:
-            parser.error("--modalities, --lr and --seed are required without --run-config")
-        config = run_config(load_params(args.params), args.dataset, args.modalities, args.lr,
-                            args.seed, args.method, args.l1)
-    summary = train(config, args.run_dir, progress=args.progress)
-    print(json.dumps({k: summary[k] for k in ("status", "epochs_run", "best_epoch", "test_acc")}))
+        params = json.loads(args.params_json) if args.params_json else load_params(args.params)
+        if args.run_id:
+            from greedy.studies import cmnist_runs
+            runs = cmnist_runs(params)
+            if args.run_id not in runs:
+                raise SystemExit(f"greedy train: no run {args.run_id!r} in these parameters' studies")
+            config = runs[args.run_id]["config"]
+        elif args.modalities is None or args.lr is None or args.seed is None:
+            raise SystemExit("greedy train: --modalities, --lr and --seed are required without --run-id "
+                             "or --run-config")
+        else:
+            config = run_config(params, args.dataset, args.modalities, args.lr, args.seed, args.method, args.l1)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    summary = train(config, args.run_dir, progress=progress)
+    print(json.dumps({k: summary[k] for k in ("status", "epochs_run", "stopped_by", "best_epoch", "test_acc")}))
+    return summary
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="greedy train", description="Train one model (config from params.yaml).")
+    add_arguments(parser)
+    run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

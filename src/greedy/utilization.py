@@ -13,8 +13,10 @@ import json
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from greedy import io
+from greedy.evaluation import evaluate, load_run
 from greedy.models import MMTM, MultiBranchNet
 
 
@@ -60,7 +62,6 @@ def sparsity_ratio(model: torch.nn.Module, threshold: float = 1e-7) -> float:
 
 
 def conditional_utilization(model: MultiBranchNet, train_batches, test_batches, device) -> dict:
-    from greedy.train import evaluate
     if model.num_branches != 2:
         raise ValueError("d_util is defined for two-branch models")
     means = squeeze_means(model, train_batches, device)
@@ -74,44 +75,55 @@ def conditional_utilization(model: MultiBranchNet, train_batches, test_batches, 
             **utilization_rates(acc_fused, acc_isolated)}
 
 
-def evaluate_run(run_dir, out_path=None) -> dict:
-    """d_util, d_speed at the best-validation step and R(f) of a trained run; one JSON."""
-    from greedy.train import build_for_config, resolve_device, splits_for_config
+def evaluate_run(run_dir, out_path=None, device: str | None = None) -> dict:
+    """d_util, d_speed at the best-validation step and R(f) of a trained run; one JSON. How the
+    run stopped (epochs_run, stopped_by) is carried over from its status.json."""
     run_dir = Path(run_dir)
     status = io.read_json(run_dir / "status.json")
     result = {"run": str(run_dir), "status": status["status"], "lr": status["config"]["lr"],
               "seed": status["config"]["seed"], "modalities": status["config"]["modalities"],
-              "method": status["config"]["method"]}
+              "method": status["config"]["method"], "epochs_run": status.get("epochs_run"),
+              "stopped_by": status.get("stopped_by")}
     if status["status"] != "completed" or not (run_dir / "best.pt").exists():
         result.update({"d_util": None, "d_speed": None, "R": None, "test_acc": None})
     else:
-        config = status["config"]
-        device = resolve_device(config["device"])
-        splits = splits_for_config(config)
-        model = build_for_config(config, splits, device)
-        best = torch.load(run_dir / "best.pt", map_location=device, weights_only=False)
-        model.load_state_dict(best["model"])
+        run = load_run(run_dir, device)
+        model, splits = run.model, run.splits
         if model.num_branches == 2:
-            result.update(conditional_utilization(model, splits.train_eval, splits.test, device))
+            result.update(conditional_utilization(model, splits.train_eval, splits.test, run.device))
         else:
-            from greedy.train import evaluate
-            result.update({"test_acc": evaluate(model, splits.test, device)["acc"], "d_util": None})
-        result.update({"d_speed": best["d_speed"], "best_epoch": best["epoch"],
+            result.update({"test_acc": evaluate(model, splits.test, run.device)["acc"], "d_util": None})
+        result.update({"d_speed": run.best["d_speed"], "best_epoch": run.best["epoch"],
                        "R": sparsity_ratio(model)})
     io.write_json(out_path or run_dir / "utilization.json", result)
     return result
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Conditional utilization of a trained run.")
-    parser.add_argument("--run-dir", required=True)
-    parser.add_argument("--out", help="output JSON (default: <run-dir>/utilization.json)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run-dir", nargs="+", required=True, metavar="RUN",
+                        help="trained run folder(s) (status.json, best.pt)")
+    parser.add_argument("--out", help="output JSON, one run only (default: <run-dir>/utilization.json)")
+    parser.add_argument("--device", help="evaluate on this device (default: the run's configuration)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> list[dict]:
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = evaluate_run(args.run_dir, args.out)
-    print(json.dumps({k: result.get(k) for k in ("status", "test_acc", "d_util", "d_speed", "R")}))
+    if args.out and len(args.run_dir) > 1:
+        raise SystemExit("greedy utilization: --out takes one --run-dir")
+    results = []
+    for run_dir in tqdm(args.run_dir, desc="utilization", unit="run", disable=len(args.run_dir) < 2):
+        result = evaluate_run(run_dir, args.out, args.device)
+        print(json.dumps({k: result.get(k) for k in ("run", "status", "test_acc", "d_util", "d_speed", "R")}))
+        results.append(result)
+    return results
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="greedy utilization", description="Conditional utilization of a trained run.")
+    add_arguments(parser)
+    run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

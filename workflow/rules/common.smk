@@ -2,13 +2,30 @@
 import json
 import os
 
-from greedy.config import cmnist_data_dir, short_hash
+from greedy.config import cmnist_data_dir, training_code_files
 from greedy.studies import cmnist_runs, sweep_learning_rates
 
 RESULTS = config["results_dir"]
 ENV = "../envs/greedy.yaml"
 RUNS = cmnist_runs(config)
 CMNIST_DATA = str(cmnist_data_dir(config))
+
+# Values the jobs read but that must not make Snakemake rerun them when they change (device,
+# paths, evaluation batch size): they reach the shell command as globals, which Snakemake does
+# not track, instead of `params`, which it does. What changes results is in the run id (the
+# output path) and in the code files listed as inputs below.
+PARAMS_JSON = json.dumps(config, sort_keys=True)
+DATA_JSON = json.dumps(config["data"]["cmnist"], sort_keys=True)
+
+# Source files as inputs: editing one reruns the jobs that depend on it (Snakemake's mtime and
+# input triggers). The trainer then retrains when the training code really changed (its
+# fingerprint ignores comments and docstrings) and otherwise finishes from last.pt at once.
+SRC = os.path.relpath(os.path.join(workflow.basedir, "src", "greedy"))
+TRAINING_CODE = [os.path.relpath(p) for p in training_code_files(SRC)]
+DATA_CODE = sorted(os.path.join(SRC, "data", f) for f in os.listdir(os.path.join(SRC, "data")) if f.endswith(".py"))
+UTILIZATION_CODE = [os.path.join(SRC, f) for f in ("utilization.py", "evaluation.py")]
+COLLECT_CODE = [os.path.join(SRC, "studies.py")]
+RENDER_CODE = [os.path.join(SRC, f) for f in ("render.py", "paper.py")]
 
 
 def runs_of(study, pairing=None):

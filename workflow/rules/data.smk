@@ -1,14 +1,15 @@
+# Stage 1, data: Colored-and-gray-MNIST, one folder per data identity (config.cmnist_data_dir).
+
 rule data_cmnist:
     """Colored-and-gray-MNIST from MNIST (downloaded by torchvision when missing)."""
     conda:
         ENV
+    input:
+        code=DATA_CODE,
     output:
         manifest=f"{CMNIST_DATA}/manifest.json",
         train=f"{CMNIST_DATA}/train.pt",
         test=f"{CMNIST_DATA}/test.pt",
-    params:
-        data=json.dumps(config["data"]["cmnist"]),
-        out_dir=lambda w, output: os.path.dirname(output.manifest),
     log:
         "logs/data/cmnist.log",
     threads: 1
@@ -17,4 +18,4 @@ rule data_cmnist:
         runtime=10,
         gpu=0,
     shell:
-        "greedy-prepare-cmnist --data-json {params.data:q} --out {params.out_dir} > {log} 2>&1"
+        "greedy prepare --data-json {DATA_JSON:q} --out $(dirname {output.manifest}) > {log} 2>&1"

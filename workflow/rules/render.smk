@@ -1,8 +1,12 @@
+# Stage 5, render: tables, figures, results/index.json and results/report.md. render.py and
+# paper.py are inputs of every rule here, so editing them re-renders (and nothing else).
+
 rule cmnist_unimodal_table:
     conda:
         ENV
     input:
-        f"{RESULTS}/cmnist/unimodal.csv",
+        sweep=f"{RESULTS}/cmnist/unimodal.csv",
+        code=RENDER_CODE,
     output:
         csv=f"{RESULTS}/tables/cmnist_unimodal.csv",
         md=f"{RESULTS}/tables/cmnist_unimodal.md",
@@ -18,7 +22,7 @@ rule cmnist_unimodal_table:
     log:
         "logs/render/cmnist_unimodal.log",
     shell:
-        "python -m greedy.render unimodal --sweep {input} --csv {output.csv} --md {output.md} "
+        "greedy render unimodal --sweep {input.sweep} --csv {output.csv} --md {output.md} "
         "--meta {output.meta} --metrics {output.metrics} --params-json {params.recorded:q} > {log} 2>&1"
 
 
@@ -28,6 +32,7 @@ rule cmnist_fig7:
     input:
         sweep=f"{RESULTS}/cmnist/sweep.csv",
         lrs=f"{RESULTS}/cmnist/sweep_lrs.csv",
+        code=RENDER_CODE,
     output:
         png=report(f"{RESULTS}/figures/fig7.png", caption="../report/fig7.rst", category="Colored-and-gray-MNIST"),
         meta=f"{RESULTS}/figures/fig7.meta.json",
@@ -42,7 +47,7 @@ rule cmnist_fig7:
     log:
         "logs/render/fig7.log",
     shell:
-        "python -m greedy.render fig7 --sweep {input.sweep} --png {output.png} --meta {output.meta} "
+        "greedy render fig7 --sweep {input.sweep} --png {output.png} --meta {output.meta} "
         "--metrics {output.metrics} --params-json {params.recorded:q} > {log} 2>&1"
 
 
@@ -53,6 +58,7 @@ rule table1:
     input:
         unimodal=f"{RESULTS}/cmnist/unimodal.csv",
         table1=f"{RESULTS}/cmnist/table1.csv",
+        code=RENDER_CODE,
     output:
         csv=f"{RESULTS}/tables/table1.csv",
         md=report(f"{RESULTS}/tables/table1.md", caption="../report/table1.rst", category="Tables"),
@@ -70,7 +76,7 @@ rule table1:
     log:
         "logs/render/table1.log",
     shell:
-        "python -m greedy.render table1 --unimodal {input.unimodal} --table1 {input.table1} "
+        "greedy render table1 --unimodal {input.unimodal} --table1 {input.table1} "
         "--out-prefix {params.prefix} --meta {output.meta} --params-json {params.recorded:q} > {log} 2>&1"
 
 
@@ -81,6 +87,7 @@ rule cmnist_fig5c:
     input:
         sweep=f"{RESULTS}/cmnist/sweep.csv",
         method_sweep=f"{RESULTS}/cmnist/method_sweep.csv",
+        code=RENDER_CODE,
     output:
         png=report(f"{RESULTS}/figures/fig5c.png", caption="../report/fig5c.rst", category="Colored-and-gray-MNIST"),
         meta=f"{RESULTS}/figures/fig5c.meta.json",
@@ -96,7 +103,7 @@ rule cmnist_fig5c:
     log:
         "logs/render/fig5c.log",
     shell:
-        "python -m greedy.render fig5c --sweep {input.sweep} --method-sweep {input.method_sweep} "
+        "greedy render fig5c --sweep {input.sweep} --method-sweep {input.method_sweep} "
         "--pairing {params.pairing} --png {output.png} --meta {output.meta} "
         "--params-json {params.recorded:q} > {log} 2>&1"
 
@@ -108,6 +115,7 @@ rule cmnist_dspeed_plot:
     input:
         guided=lambda w: first_table1_run("guided"),
         vanilla=lambda w: first_table1_run("vanilla"),
+        code=RENDER_CODE,
     output:
         png=report(f"{RESULTS}/figures/dspeed_steps.png", caption="../report/dspeed.rst",
                    category="Colored-and-gray-MNIST"),
@@ -122,7 +130,7 @@ rule cmnist_dspeed_plot:
     log:
         "logs/render/dspeed_steps.log",
     shell:
-        "python -m greedy.render dspeed --guided {input.guided} --vanilla {input.vanilla} "
+        "greedy render dspeed --guided {input.guided} --vanilla {input.vanilla} "
         "--png {output.png} --meta {output.meta} --params-json {params.recorded:q} > {log} 2>&1"
 
 
@@ -142,6 +150,7 @@ rule report:
     input:
         meta=META_FILES,
         index=f"{RESULTS}/index.json",
+        code=RENDER_CODE,
     output:
         report(f"{RESULTS}/report.md", caption="../report/paper_comparison.rst", category="Paper comparison"),
     threads: 1
@@ -152,7 +161,7 @@ rule report:
     log:
         "logs/render/report.log",
     shell:
-        "python -m greedy.render report --index {input.index} --out {output} {input.meta} > {log} 2>&1"
+        "greedy report --index {input.index} --out {output} {input.meta} > {log} 2>&1"
 
 
 rule index:
@@ -160,7 +169,8 @@ rule index:
     conda:
         ENV
     input:
-        META_FILES,
+        meta=META_FILES,
+        code=RENDER_CODE,
     output:
         f"{RESULTS}/index.json",
     threads: 1
@@ -171,4 +181,4 @@ rule index:
     log:
         "logs/render/index.log",
     shell:
-        "python -m greedy.render index --out {output} {input} > {log} 2>&1"
+        "greedy index --out {output} {input.meta} > {log} 2>&1"

@@ -1,0 +1,108 @@
+"""Building, loading and evaluating a run's model, without the trainer.
+
+Everything that reads a trained run (utilization, diagnose, benchmark) imports from here; the
+trainer (train.py) imports from here too, so evaluation is computed one way everywhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from greedy import io
+from greedy.data import Splits, carve_holdout, load_splits
+from greedy.models import MultiBranchNet, build_model
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def to_device(inputs, labels, device):
+    """Move a batch; image batches go channels-last (about 30 % faster convolutions on CPU)."""
+    inputs = [x.to(device, non_blocking=True) for x in inputs]
+    inputs = [x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in inputs]
+    return inputs, labels.to(device, non_blocking=True)
+
+
+@torch.no_grad()
+def collect_logits(model: MultiBranchNet, batches, device) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Every branch's logits over `batches` in evaluation mode, and the labels."""
+    model.eval()
+    outputs, targets = [], []
+    for inputs, labels in batches:
+        inputs, labels = to_device(inputs, labels, device)
+        outputs.append(model(inputs))
+        targets.append(labels)
+    return [torch.cat([o[k] for o in outputs]) for k in range(model.num_branches)], torch.cat(targets)
+
+
+def evaluate(model: MultiBranchNet, batches, device) -> dict:
+    """Mean summed-CE loss, accuracy of the mean prediction and of every branch."""
+    logits, labels = collect_logits(model, batches, device)
+    return epoch_metrics(model, logits, labels)
+
+
+def epoch_metrics(model: MultiBranchNet, logits: list[torch.Tensor], labels: torch.Tensor) -> dict:
+    """loss (sum of the branches' mean CE), accuracy of the prediction and of every branch, and
+    each head's mean CE (branches and the fused prediction)."""
+    fused = model.predict(logits)
+    head_losses = [F.cross_entropy(l.float(), labels).item() for l in logits]
+    out = {"loss": sum(head_losses), "acc": (fused.argmax(1) == labels).double().mean().item()}
+    out.update({f"acc_b{k}": (l.argmax(1) == labels).double().mean().item() for k, l in enumerate(logits)})
+    out.update({f"loss_b{k}": v for k, v in enumerate(head_losses)})
+    out["loss_fused"] = F.cross_entropy(fused.float(), labels).item()
+    return out
+
+
+def build_for_config(config: dict, splits: Splits, device) -> MultiBranchNet:
+    torch.manual_seed(config["seed"])
+    model_cfg = config["model"]
+    return build_model(model_cfg["architecture"], splits.in_channels, splits.num_classes,
+                       model_cfg["channels"], model_cfg["fusion_after"]
+                       ).to(device, memory_format=torch.channels_last)  # affects 4-D weights only
+
+
+def splits_for_config(config: dict) -> Splits:
+    training = config["training"]
+    splits = load_splits(config["dataset"], config["data_dir"], config["modalities"],
+                         training["batch_size"], training["eval_batch_size"], config["seed"])
+    holdout_fraction = config.get("method_params", {}).get("holdout_fraction")
+    return carve_holdout(splits, holdout_fraction, config["seed"]) if holdout_fraction else splits
+
+
+@dataclass
+class LoadedRun:
+    """A finished run: its status.json, configuration, data splits, and the best-validation model
+    with the rest of best.pt (epoch, d_speed, ...)."""
+    run_dir: Path
+    status: dict
+    config: dict
+    device: torch.device
+    splits: Splits
+    model: MultiBranchNet
+    best: dict
+
+
+def load_run(run_dir, device: str | None = None) -> LoadedRun:
+    """Load a completed run's best-validation model and its data; `device` overrides the one the
+    run's configuration names (e.g. evaluate a GPU-trained run on the CPU)."""
+    run_dir = Path(run_dir)
+    status = io.read_json(run_dir / "status.json")
+    if status["status"] != "completed" or not (run_dir / "best.pt").exists():
+        raise ValueError(f"{run_dir}: status {status['status']!r}, no best-validation model to load")
+    config = status["config"]
+    resolved = resolve_device(device or config["device"])
+    splits = splits_for_config(config)
+    model = build_for_config(config, splits, resolved)
+    best = torch.load(run_dir / "best.pt", map_location=resolved, weights_only=False)
+    model.load_state_dict(best["model"])
+    return LoadedRun(run_dir, status, config, resolved, splits, model, best)
