@@ -1,0 +1,144 @@
+"""What triggers what: a training-code change retrains, a rendering change re-renders only.
+
+Snakemake side: the training code files are inputs of the train rule and render.py / paper.py of
+the render rules, so editing one reruns those jobs. Trainer side: last.pt and status.json carry
+the training code's fingerprint (comments and docstrings ignored); a run written by other training
+code is trained again from scratch, otherwise the rerun job finishes from last.pt at once.
+"""
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+from greedy import io
+from greedy.config import training_code_files, training_code_fingerprint
+
+from test_workflow import copy_project, run
+
+TRAIN_RUNS = 12  # the smoke studies: 2 uni-modal, 3 sweep, 2 method sweep, 5 Table 1
+RENDER_RULES = {"cmnist_unimodal_table", "cmnist_fig7", "table1", "cmnist_fig5c", "cmnist_dspeed_plot",
+                "index", "report"}
+
+
+# --- the fingerprint and the trainer ---------------------------------------------------------
+
+def _package(tmp_path):
+    from greedy.config import PACKAGE_DIR
+    dest = tmp_path / "greedy"
+    shutil.copytree(PACKAGE_DIR, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def test_fingerprint_covers_the_training_code_only(tmp_path):
+    package = _package(tmp_path)
+    names = {p.relative_to(package).as_posix() for p in training_code_files(package)}
+    assert {"train.py", "models.py", "mmtm.py", "speed.py", "methods.py", "evaluation.py",
+            "data/cmnist.py"} <= names
+    assert not names & {"render.py", "paper.py", "utilization.py", "studies.py", "cli.py"}
+    before = training_code_fingerprint(package)
+    with open(package / "render.py", "a") as f:
+        f.write("\nRENDERING_ONLY = 1\n")
+    assert training_code_fingerprint(package) == before
+
+
+def test_fingerprint_ignores_comments_and_docstrings_but_not_code(tmp_path):
+    package = _package(tmp_path)
+    before = training_code_fingerprint(package)
+    models = package / "models.py"
+    source = models.read_text()
+    models.write_text('"""Another docstring."""\n# a comment\n' + source.split('"""', 2)[2] + "\n# trailing\n")
+    assert training_code_fingerprint(package) == before
+    models.write_text(source + "\nEXTRA = 1\n")
+    assert training_code_fingerprint(package) != before
+
+
+def test_trainer_does_not_resume_or_reuse_runs_of_other_training_code(tiny_config, tmp_path, monkeypatch, caplog):
+    import greedy.train as trainer
+    config = tiny_config(max_epochs=2)
+    first = trainer.train(config, tmp_path / "run")
+    assert first["training_code"] == training_code_fingerprint()
+    assert io.read_json(tmp_path / "run" / "status.json")["training_code"] == first["training_code"]
+    # same code: the finished run is reused as it is
+    assert trainer.train(config, tmp_path / "run") == first
+    # other code: status.json is not reused and last.pt is not resumed; the run starts from epoch 0
+    monkeypatch.setattr(trainer, "training_code_fingerprint", lambda: "other-code")
+    epochs = []
+    again = trainer.train(config, tmp_path / "run", on_epoch_end=epochs.append)
+    assert epochs == [1, 2] and again["training_code"] == "other-code"
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "written by other training code" in log and "starting fresh" in log
+    # killed mid-way under the new code, it resumes from its own checkpoint
+    status = tmp_path / "run" / "status.json"
+    status.unlink()
+    epochs.clear()
+    trainer.train(config, tmp_path / "run", on_epoch_end=epochs.append)
+    assert epochs == []  # last.pt was already at the final epoch
+
+
+# --- Snakemake -------------------------------------------------------------------------------
+
+def _scheduled(project) -> dict:
+    """rule -> number of jobs `snakemake -n` would run."""
+    result = run(["snakemake", "-n", "--cores", "2", "--quiet", "rules", "--configfile", "config/smoke.yaml",
+                  "fast.yaml"], project)
+    counts = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def _edit(path, text):
+    with open(path, "a") as f:
+        f.write(text)
+
+
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory):
+    """The smoke DAG with 2-epoch runs, on this copy's own source (PYTHONPATH), done once."""
+    project = copy_project(tmp_path_factory.mktemp("triggers"))
+    (project / "fast.yaml").write_text("training:\n  cmnist:\n    max_epochs: 2\n")
+    os.environ["PYTHONPATH"] = str(project / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
+    try:
+        run(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml", "fast.yaml"], project)
+        assert _scheduled(project) == {}
+        yield project
+    finally:
+        os.environ["PYTHONPATH"] = os.environ["PYTHONPATH"].split(os.pathsep, 1)[1]
+
+
+def test_editing_render_code_reruns_render_jobs_only(fast_run):
+    _edit(fast_run / "src" / "greedy" / "render.py", "\n# a rendering change\n")
+    scheduled = _scheduled(fast_run)
+    assert set(scheduled) - {"all"} == RENDER_RULES, scheduled
+    run(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml", "fast.yaml"], fast_run)
+    assert _scheduled(fast_run) == {}
+
+
+def test_editing_a_comment_in_training_code_reruns_training_without_retraining(fast_run):
+    runs = sorted((fast_run / "results" / "runs").rglob("status.json"))
+    assert len(runs) == TRAIN_RUNS
+    before = {p: pd.read_csv(p.parent / "metrics.csv") for p in runs}
+    _edit(fast_run / "src" / "greedy" / "models.py", "\n# only a comment\n")
+    scheduled = _scheduled(fast_run)
+    assert scheduled["train_cmnist"] == TRAIN_RUNS and scheduled["utilization_cmnist"] == TRAIN_RUNS
+    assert "data_cmnist" not in scheduled
+    run(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml", "fast.yaml"], fast_run)
+    for path, metrics in before.items():  # same fingerprint: finished from last.pt, not retrained
+        pd.testing.assert_frame_equal(pd.read_csv(path.parent / "metrics.csv"), metrics)
+        assert "resuming" in (path.parent / "train.log").read_text()
+    assert _scheduled(fast_run) == {}
+
+
+def test_editing_training_code_retrains_every_run(fast_run):
+    _edit(fast_run / "src" / "greedy" / "speed.py", "\nTRAINING_CODE_CHANGED = True\n")
+    scheduled = _scheduled(fast_run)
+    assert scheduled["train_cmnist"] == TRAIN_RUNS
+    run(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml", "fast.yaml"], fast_run)
+    for path in (fast_run / "results" / "runs").rglob("status.json"):
+        log = (path.parent / "train.log").read_text()
+        assert "written by other training code" in log and "starting fresh" in log, path
+        assert io.read_json(path)["training_code"] == training_code_fingerprint(fast_run / "src" / "greedy")
+    assert _scheduled(fast_run) == {}
