@@ -11,11 +11,17 @@ RUNS = cmnist_runs(config)
 CMNIST_DATA = str(cmnist_data_dir(config))
 
 # Values the jobs read but that must not make Snakemake rerun them when they change (device,
-# paths, evaluation batch size): they reach the shell command as globals, which Snakemake does
-# not track, instead of `params`, which it does. What changes results is in the run id (the
-# output path) and in the code files listed as inputs below.
-PARAMS_JSON = json.dumps(config, sort_keys=True)
-DATA_JSON = json.dumps(config["data"]["cmnist"], sort_keys=True)
+# paths, evaluation batch size): the jobs get the merged parameters from the environment, which
+# Snakemake does not track, instead of `params`, which it does. What changes results is in the
+# run id (the output path) and in the code files listed as inputs below.
+os.environ.update(GREEDY_PARAMS_JSON=json.dumps(config, sort_keys=True),
+                  GREEDY_DATA_JSON=json.dumps(config["data"]["cmnist"], sort_keys=True))
+
+
+envvars:
+    "GREEDY_PARAMS_JSON",
+    "GREEDY_DATA_JSON",
+
 
 # Source files as inputs: editing one reruns the jobs that depend on it (Snakemake's mtime and
 # input triggers). The trainer then retrains when the training code really changed (its

@@ -18,4 +18,4 @@ rule data_cmnist:
         runtime=10,
         gpu=0,
     shell:
-        "greedy prepare --data-json {DATA_JSON:q} --out $(dirname {output.manifest}) > {log} 2>&1"
+        "greedy prepare --data-json \"$GREEDY_DATA_JSON\" --out $(dirname {output.manifest}) > {log} 2>&1"

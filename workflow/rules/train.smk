@@ -19,5 +19,5 @@ rule train_cmnist:
     log:
         "logs/train/cmnist/{run_id}.log",
     shell:
-        "greedy train --run-id {wildcards.run_id} --params-json {PARAMS_JSON:q} "
+        "greedy train --run-id {wildcards.run_id} --params-json \"$GREEDY_PARAMS_JSON\" "
         "--run-dir $(dirname {output.status}) --threads {threads} > {log} 2>&1"
