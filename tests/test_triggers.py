@@ -78,10 +78,10 @@ def test_trainer_does_not_resume_or_reuse_runs_of_other_training_code(tiny_confi
 
 # --- Snakemake -------------------------------------------------------------------------------
 
-def _scheduled(project) -> dict:
+def _scheduled(project, *overlays) -> dict:
     """rule -> number of jobs `snakemake -n` would run."""
     result = run(["snakemake", "-n", "--cores", "2", "--quiet", "rules", "--configfile", "config/smoke.yaml",
-                  "fast.yaml"], project)
+                  "fast.yaml", *overlays], project)
     counts = {}
     for line in result.stdout.splitlines():
         parts = line.split()
@@ -107,6 +107,14 @@ def fast_run(tmp_path_factory):
         yield project
     finally:
         os.environ["PYTHONPATH"] = os.environ["PYTHONPATH"].split(os.pathsep, 1)[1]
+
+
+def test_device_and_eval_batch_size_retrain_nothing(fast_run):
+    """Not in the run ids and not tracked params: no train or utilization job is scheduled (the
+    render rules record training.cmnist in their index entries, so they may re-render)."""
+    (fast_run / "elsewhere.yaml").write_text("device: cpu\ntraining:\n  cmnist:\n    eval_batch_size: 100\n")
+    scheduled = _scheduled(fast_run, "elsewhere.yaml")
+    assert set(scheduled) - {"all"} <= RENDER_RULES, scheduled
 
 
 def test_editing_render_code_reruns_render_jobs_only(fast_run):
