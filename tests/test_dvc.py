@@ -50,7 +50,7 @@ def git_clone(source: Path, dest: Path) -> Path:
 
 
 def use_smoke_overlay(project: Path) -> None:
-    """What docs/dvc-and-recovery.md tells a user to do: set dvc.overlay in params.yaml."""
+    """What the README ("DVC") tells a user to do: set dvc.overlay in params.yaml."""
     params = project / "params.yaml"
     text = params.read_text()
     assert "  overlay: params.yaml\n" in text

@@ -13,7 +13,7 @@ import psutil
 from conftest import REPO
 from test_dvc import SMOKE, env_for, git_clone, run, shared_smoke_repro
 
-# docs/dvc-and-recovery.md: the smoke run, and the command that resumes it after a crash
+# README, "Recovery after a crash": the smoke run, and the command that resumes it after a crash
 COMMAND = ["snakemake", "--cores", "all", "--configfile", SMOKE]
 
 
