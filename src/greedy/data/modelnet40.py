@@ -1,0 +1,400 @@
+"""ModelNet40 as two (or more) views: the MVCNN 12-view shaded renders (Su et al. 2018).
+
+The archive `shaded_images.tar.gz` unpacks to `modelnet40_images_new_12x/<class>/{train,test}/
+<object>.obj.shaded_vNNN.png`, twelve 224x224 renders per object, 40 classes, 9,843 training and
+2,468 test objects (the paper prints 9,483, a transposition). The official code
+(nyukat/greedy_multimodal_learning, src/dataset.py) sorts each object's twelve files and picks
+views by index: [0, 6] are v001 (front) and v007 (rear), 180 degrees apart. It reads them with
+`Image.open(p).convert("RGB")`, does not resize, and holds 20 % of the training objects out for
+validation with `random.Random(10).shuffle` over all training objects (not stratified by class).
+
+`fetch` finds the tree, or extracts the archive (checksum first), or says what to download and where
+to put it. `prepare` stores each split as uint8 arrays [N, V, 3, H, W] (`np.load(mmap_mode="r")`
+at training time), int64 labels and a manifest. `make_fixture` writes a small tree in the same
+layout for tests and the smoke run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+from PIL import Image
+
+from greedy import io
+
+# Linked as "Shaded Images" from github.com/jongchyisu/mvcnn_pytorch README.md (the MVCNN authors'
+# PyTorch code, "put it under modelnet40_images_new_12x"). No checksum is published.
+URL = "http://supermoe.cs.umass.edu/shape_recog/shaded_images.tar.gz"
+TREE_NAME = "modelnet40_images_new_12x"
+VIEWS_PER_OBJECT = 12
+SPLITS = ("train", "val", "test")
+FILE_PATTERN = re.compile(r"^(?P<object>.+)\.obj\.shaded_v(?P<view>\d+)\.png$")
+FIXTURE_MARKER = "FIXTURE.json"  # a fixture tree declares its own object counts here
+
+# Objects per class (train, test) of ModelNet40's standard split; they sum to 9,843 and 2,468.
+# The same lists appear in public ModelNet40 loaders (e.g. `train_num_list`/`test_num_test`).
+EXPECTED_COUNTS: dict[str, tuple[int, int]] = {
+    "airplane": (626, 100), "bathtub": (106, 50), "bed": (515, 100), "bench": (173, 20),
+    "bookshelf": (572, 100), "bottle": (335, 100), "bowl": (64, 20), "car": (197, 100),
+    "chair": (889, 100), "cone": (167, 20), "cup": (79, 20), "curtain": (138, 20),
+    "desk": (200, 86), "door": (109, 20), "dresser": (200, 86), "flower_pot": (149, 20),
+    "glass_box": (171, 100), "guitar": (155, 100), "keyboard": (145, 20), "lamp": (124, 20),
+    "laptop": (149, 20), "mantel": (284, 100), "monitor": (465, 100), "night_stand": (200, 86),
+    "person": (88, 20), "piano": (231, 100), "plant": (240, 100), "radio": (104, 20),
+    "range_hood": (115, 100), "sink": (128, 20), "sofa": (680, 100), "stairs": (124, 20),
+    "stool": (90, 20), "table": (392, 100), "tent": (163, 20), "toilet": (344, 100),
+    "tv_stand": (267, 100), "vase": (475, 100), "wardrobe": (87, 20), "xbox": (103, 20),
+}
+assert sum(c[0] for c in EXPECTED_COUNTS.values()) == 9843
+assert sum(c[1] for c in EXPECTED_COUNTS.values()) == 2468
+
+
+class ModelNet40Error(RuntimeError):
+    """The renders are unusable as they are: wrong checksum, counts, views or file names."""
+
+
+class ModelNet40Missing(ModelNet40Error):
+    """Neither the extracted tree nor the archive is there (and nothing may be downloaded)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# fetch: tree, else archive, else a message saying what to download and where to put it
+
+def _is_tree(path: Path) -> bool:
+    return path.is_dir() and any((c / "train").is_dir() for c in path.iterdir() if c.is_dir())
+
+
+def missing_message(root, archive, url: str = URL) -> str:
+    return (f"ModelNet40 renders not found: neither the extracted tree {root}/ nor the archive "
+            f"{archive} exists. Download the MVCNN 12-view shaded renders (about 1.6 GB) from\n"
+            f"  {url}\nand save the file as\n  {Path(archive).resolve()}\n"
+            f"(or extract it so that {Path(root).resolve()}/<class>/{{train,test}}/"
+            f"<object>.obj.shaded_vNNN.png exist), then run this step again.")
+
+
+def download(url: str, archive) -> Path:
+    """Download to a temporary name beside `archive`, then rename: no half-archive survives."""
+    def write(tmp):
+        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as f:
+            shutil.copyfileobj(response, f)
+    return io._atomic(archive, write)
+
+
+def extract(archive, root) -> Path:
+    """Unpack beside `root`, find the class folders inside, and move them to `root` in one rename."""
+    root = Path(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".modelnet40-extract-", dir=root.parent))
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")  # refuses absolute paths, "..", devices, links out
+        candidates = [tmp / TREE_NAME, tmp] + sorted(p for p in tmp.iterdir() if p.is_dir())
+        tree = next((c for c in candidates if _is_tree(c)), None)
+        if tree is None:
+            raise ModelNet40Error(f"{archive} holds no <class>/train/ folders; is it the MVCNN "
+                                  f"shaded-render archive ({URL})?")
+        if root.is_dir() and not any(root.iterdir()):
+            root.rmdir()
+        tree.replace(root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def fetch(root, archive, url: str = URL, sha256: str | None = None,
+          download_missing: bool = False) -> Path:
+    """The extracted tree at `root`; extracts `archive` (checksum verified) when the tree is absent."""
+    root, archive = Path(root), Path(archive)
+    if _is_tree(root):
+        return root
+    if not archive.exists():
+        if not download_missing:
+            raise ModelNet40Missing(missing_message(root, archive, url))
+        try:
+            download(url, archive)
+        except OSError as error:
+            raise ModelNet40Missing(f"download failed ({error}).\n"
+                                    + missing_message(root, archive, url)) from error
+    found = io.sha256(archive)
+    if sha256 is None:
+        print(f"sha256 of {archive}: {found}\n(not yet known: record it as data.modelnet40.sha256 "
+              f"in params.yaml so that later runs verify the archive)")
+    elif found != sha256.lower():
+        raise ModelNet40Error(f"{archive} has sha256 {found}, but data.modelnet40.sha256 expects "
+                              f"{sha256}: the file is damaged or another archive; download it again "
+                              f"from {url}")
+    return extract(archive, root)
+
+
+# ----------------------------------------------------------------------------------------------
+# scan and check: {class: {split: {object: [12 sorted paths]}}}
+
+def scan(root) -> dict[str, dict[str, dict[str, list[Path]]]]:
+    """Every object's view files, sorted; refuses unknown PNG names and objects without 12 views."""
+    root = Path(root)
+    if not _is_tree(root):
+        raise ModelNet40Missing(f"{root} is not a ModelNet40 render tree (<class>/train/ missing)")
+    tree: dict = {}
+    for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        tree[class_dir.name] = {}
+        for split in ("train", "test"):
+            objects: dict[str, list[Path]] = {}
+            folder = class_dir / split
+            files = sorted(folder.iterdir()) if folder.is_dir() else []
+            for path in files:
+                if path.name.startswith(".") or path.suffix != ".png":
+                    continue  # e.g. macOS "._" resource forks in tar archives
+                match = FILE_PATTERN.match(path.name)
+                if match is None:
+                    raise ModelNet40Error(f"{path}: not an MVCNN render name "
+                                          f"(<object>.obj.shaded_vNNN.png)")
+                objects.setdefault(match["object"], []).append(path)
+            for name, paths in objects.items():
+                if len(paths) != VIEWS_PER_OBJECT:
+                    raise ModelNet40Error(f"object {name} ({class_dir.name}/{split}) has "
+                                          f"{len(paths)} views, expected {VIEWS_PER_OBJECT}")
+            tree[class_dir.name][split] = {name: sorted(objects[name]) for name in sorted(objects)}
+    return tree
+
+
+def counts(tree) -> dict[str, tuple[int, int]]:
+    return {c: (len(s["train"]), len(s["test"])) for c, s in tree.items()}
+
+
+def check_object_counts(found: Mapping[str, Sequence[int]],
+                        expected: Mapping[str, Sequence[int]] = EXPECTED_COUNTS) -> None:
+    """Refuse a tree whose objects per class and split differ from `expected`, naming each difference."""
+    problems = [f"class {c}: missing" for c in sorted(set(expected) - set(found))]
+    problems += [f"class {c}: not expected" for c in sorted(set(found) - set(expected))]
+    for c in sorted(set(found) & set(expected)):
+        for split, want, have in zip(("train", "test"), expected[c], found[c]):
+            if want != have:
+                problems.append(f"{c}/{split}: expected {want} objects, found {have}")
+    if problems:
+        totals = [sum(n[i] for n in found.values()) for i in (0, 1)]
+        want = [sum(n[i] for n in expected.values()) for i in (0, 1)]
+        raise ModelNet40Error(
+            f"object counts differ from the expected ({len(expected)} classes, {want[0]} train / "
+            f"{want[1]} test; found {len(found)} classes, {totals[0]} / {totals[1]}):\n  "
+            + "\n  ".join(problems))
+
+
+def default_expected(root) -> dict[str, tuple[int, int]]:
+    """The real archive's counts, unless the tree is a fixture that declares its own."""
+    marker = Path(root) / FIXTURE_MARKER
+    if marker.exists():
+        return {c: tuple(n) for c, n in io.read_json(marker)["counts"].items()}
+    return EXPECTED_COUNTS
+
+
+# ----------------------------------------------------------------------------------------------
+# prepare: uint8 arrays [N, V, 3, H, W] per split, labels, manifest
+
+def validation_split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(train, val) indices into the training objects, as the official code: a seeded shuffle of
+    all of them (not stratified), the first floor(fraction * n) validate. seed 10 is its split."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    n_val = int(np.floor(fraction * n))
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def read_view(path, size: int | None = None) -> np.ndarray:
+    """One render as uint8 [3, H, W], read like the official code."""
+    image = Image.open(path).convert("RGB")
+    if size is not None and image.size != (size, size):
+        image = image.resize((size, size), Image.BILINEAR)
+    return np.asarray(image).transpose(2, 0, 1)
+
+
+def _save(path, array) -> None:
+    with open(path, "wb") as f:  # a file object: np.save would append ".npy" to a name
+        np.save(f, array)
+
+
+def prepare(root, out_dir, views: Sequence[int] = (0, 6), validation_fraction: float = 0.2,
+            seed: int = 10, size: int | None = None,
+            expected_counts: Mapping[str, Sequence[int]] | None = None,
+            check_counts: bool = True) -> dict:
+    """Write {train,val,test}_{images,labels}.npy and manifest.json to `out_dir`; return the manifest.
+
+    expected_counts: None = the fixture's declared counts or else the real archive's."""
+    root, out = Path(root), Path(out_dir)
+    views = [int(v) for v in views]
+    if not views or any(not 0 <= v < VIEWS_PER_OBJECT for v in views) or len(set(views)) != len(views):
+        raise ValueError(f"views must be distinct indices in 0..{VIEWS_PER_OBJECT - 1}, got {views}")
+    tree = scan(root)
+    if check_counts:
+        check_object_counts(counts(tree), expected_counts or default_expected(root))
+    classes = sorted(tree)
+    objects = {"test": [], "train": []}  # (class index, object name, view paths)
+    for label, c in enumerate(classes):
+        for split in objects:
+            objects[split] += [(label, name, paths) for name, paths in tree[c][split].items()]
+    keep, held = validation_split(len(objects["train"]), validation_fraction, seed)
+    objects["train"], objects["val"] = ([objects["train"][i] for i in keep],
+                                        [objects["train"][i] for i in held])
+    first = next((o for split in SPLITS for o in objects[split]), None)
+    if first is None:
+        raise ModelNet40Error(f"{root} holds no objects")
+    shape = read_view(first[2][views[0]], size).shape
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "manifest.json").unlink(missing_ok=True)  # stale until every array below is rewritten
+    files = {}
+    for split in SPLITS:
+        items = objects[split]
+
+        def fill(tmp, items=items):
+            array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                              shape=(len(items), len(views), *shape))
+            for i, (_, _, paths) in enumerate(items):
+                for j, v in enumerate(views):
+                    image = read_view(paths[v], size)
+                    if image.shape != shape:
+                        raise ModelNet40Error(f"{paths[v]}: size {image.shape[1:]}, expected "
+                                              f"{shape[1:]} like {first[2][views[0]]}")
+                    array[i, j] = image
+            array.flush()
+            del array
+
+        labels = np.array([label for label, _, _ in items], dtype=np.int64)
+        files[split] = {"images": f"{split}_images.npy", "labels": f"{split}_labels.npy"}
+        # io._atomic: write under a temporary name in `out`, then os.replace (no half-file)
+        io._atomic(out / files[split]["images"], fill)
+        io._atomic(out / files[split]["labels"], lambda tmp, a=labels: _save(tmp, a))
+
+    manifest = {
+        "dataset": "modelnet40",
+        "source": str(root),
+        "classes": classes,
+        "views": views,
+        "view_files": [FILE_PATTERN.match(first[2][v].name)["view"] for v in views],
+        "layout": "images [N, V, 3, H, W] uint8 (RGB), labels [N] int64",
+        "image_size": list(shape[1:]),
+        "counts": {split: {c: sum(1 for o in objects[split] if o[0] == k)
+                           for k, c in enumerate(classes)} for split in SPLITS},
+        "totals": {split: len(objects[split]) for split in SPLITS},
+        "files": files,
+        "sha256": {f: io.sha256(out / f) for split in SPLITS for f in files[split].values()},
+        "objects": {split: [f"{classes[o[0]]}/{o[1]}" for o in objects[split]] for split in SPLITS},
+        "params": {"views": views, "validation_fraction": validation_fraction, "seed": seed,
+                   "size": size, "check_counts": check_counts,
+                   "validation": "seeded shuffle of all training objects, not stratified"},
+    }
+    io.write_json(out / "manifest.json", manifest)  # written last: its presence means complete
+    return manifest
+
+
+def read_manifest(data_dir) -> dict:
+    path = Path(data_dir) / "manifest.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: prepare the ModelNet40 data first")
+    return io.read_json(path)
+
+
+def load_split(data_dir, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images [N, V, 3, H, W] uint8, memory-mapped; labels [N] int64) of a prepared split."""
+    files = read_manifest(data_dir)["files"][split]
+    return (np.load(Path(data_dir) / files["images"], mmap_mode="r"),
+            np.load(Path(data_dir) / files["labels"]))
+
+
+# ----------------------------------------------------------------------------------------------
+# fixture: a small tree in the exact MVCNN layout with a learnable, view-dependent signal
+
+FIXTURE_CLASSES = ("airplane", "flower_pot", "night_stand", "range_hood")
+
+
+def fixture_view(label: int, n_classes: int, view: int, size: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """uint8 [H, W, 3]: the front view (v001) shows a horizontal bar whose row encodes the class,
+    the rear (v007) a vertical bar whose column does; views between blend the two. A corner
+    block encodes the view number, so a wrong view is visible in the pixels."""
+    image = np.zeros((size, size, 3), np.float32)
+    band = max(2, size // 8)
+    pos = int(np.clip(label * (size - band) // n_classes + rng.integers(-1, 2), 0, size - band))
+    rear = (1 - np.cos(2 * np.pi * view / VIEWS_PER_OBJECT)) / 2  # 0 at v001, 1 at v007
+    image[pos:pos + band, :, :] += (1 - rear) * 200
+    image[:, pos:pos + band, :] += rear * 200
+    image[:3, :view + 1, 0] = 255  # view marker in the red channel
+    image *= np.array([1.0, 0.9, 0.8])  # channels differ: a channel mix-up shows
+    image += rng.normal(0, 12, image.shape)
+    return image.clip(0, 255).astype(np.uint8)
+
+
+def make_fixture(root, classes: Sequence[str] = FIXTURE_CLASSES,
+                 objects_per_class: tuple[int, int] = (8, 4), size: int = 32, seed: int = 0) -> Path:
+    """Write <root>/<class>/{train,test}/<class>_NNNN.obj.shaded_vNNN.png (12 views per object)
+    and FIXTURE.json with the counts, so that `prepare` checks the fixture against its own counts."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    for label, c in enumerate(sorted(classes)):
+        number = 0
+        for split, n in zip(("train", "test"), objects_per_class):
+            folder = root / c / split
+            folder.mkdir(parents=True, exist_ok=True)
+            for _ in range(n):
+                number += 1  # numbered on from train into test, as the real archive
+                for view in range(VIEWS_PER_OBJECT):
+                    path = folder / f"{c}_{number:04d}.obj.shaded_v{view + 1:03d}.png"
+                    Image.fromarray(fixture_view(label, len(classes), view, size, rng)).save(path)
+    io.write_json(root / FIXTURE_MARKER, {"counts": {c: list(objects_per_class) for c in classes},
+                                          "size": size, "seed": seed})
+    return root
+
+
+# ----------------------------------------------------------------------------------------------
+
+def _config(args) -> dict:
+    if args.data_json:
+        return json.loads(args.data_json)
+    from greedy.config import load_params
+    return load_params(args.params)["data"]["modelnet40"]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="ModelNet40 MVCNN renders: fetch, prepare, fixture.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("fetch", "prepare"):
+        sub = commands.add_parser(name, help=f"{name} with the data.modelnet40 parameters")
+        sub.add_argument("--params", nargs="+", default=["params.yaml"],
+                         help="params.yaml and overlays, later files win")
+        sub.add_argument("--data-json", help="the data.modelnet40 section as JSON (from Snakemake)")
+        sub.add_argument("--download", action="store_true", help="download the archive if missing")
+    commands.choices["prepare"].add_argument("--out", help="output folder (default: out_dir)")
+    fixture = commands.add_parser("fixture", help="write a small tree in the MVCNN layout")
+    fixture.add_argument("out")
+    fixture.add_argument("--classes", nargs="+", default=list(FIXTURE_CLASSES))
+    fixture.add_argument("--train", type=int, default=8, help="training objects per class")
+    fixture.add_argument("--test", type=int, default=4, help="test objects per class")
+    fixture.add_argument("--size", type=int, default=32)
+    fixture.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    if args.command == "fixture":
+        make_fixture(args.out, args.classes, (args.train, args.test), args.size, args.seed)
+        print(json.dumps({"out": args.out, "classes": sorted(args.classes)}))
+        return
+    cfg = _config(args)
+    try:
+        root = fetch(cfg["root"], cfg["archive"], cfg["url"], cfg["sha256"], args.download)
+        if args.command == "prepare":
+            manifest = prepare(root, args.out or cfg["out_dir"], cfg["views"],
+                               cfg["validation_fraction"], cfg["seed"], cfg["size"])
+            print(json.dumps({"out": args.out or cfg["out_dir"], "totals": manifest["totals"]}))
+    except ModelNet40Error as error:
+        raise SystemExit(f"{type(error).__name__}: {error}")  # the message, not a traceback
+
+
+if __name__ == "__main__":
+    main()
