@@ -35,11 +35,16 @@ def test_fingerprint_covers_the_training_code_only(tmp_path):
     names = {p.relative_to(package).as_posix() for p in training_code_files(package)}
     assert {"train.py", "models.py", "mmtm.py", "speed.py", "methods.py", "evaluation.py",
             "data/cmnist.py"} <= names
-    assert not names & {"render.py", "paper.py", "utilization.py", "studies.py", "cli.py"}
+    assert not names & {"render.py", "paper.py", "utilization.py", "studies.py", "cli.py",
+                        "data/modelnet40.py"}
     before = training_code_fingerprint(package)
-    with open(package / "render.py", "a") as f:
-        f.write("\nRENDERING_ONLY = 1\n")
+    for other in ("render.py", "data/modelnet40.py"):  # rendering, another data set's code
+        with open(package / other, "a") as f:
+            f.write("\nNOT_CMNIST_TRAINING = 1\n")
     assert training_code_fingerprint(package) == before
+    with open(package / "data" / "cmnist.py", "a") as f:
+        f.write("\nCMNIST_DATA_CHANGED = 1\n")
+    assert training_code_fingerprint(package) != before
 
 
 def test_fingerprint_ignores_comments_and_docstrings_but_not_code(tmp_path):

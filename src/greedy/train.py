@@ -119,7 +119,7 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
     """Train one model as `config` says (see config.run_config); returns the status summary."""
     run_dir = Path(run_dir)
     config_hash = run_hash(config, 16)  # what changes results only (config.result_identity)
-    code = training_code_fingerprint()
+    code = training_code_fingerprint(dataset=config["dataset"])
     status_path = run_dir / "status.json"
     if status_path.exists():
         status = io.read_json(status_path)

@@ -2,7 +2,7 @@
 import json
 import os
 
-from greedy.config import cmnist_data_dir, training_code_files
+from greedy.config import cmnist_data_dir, data_code_files, training_code_files
 from greedy.studies import cmnist_runs, sweep_learning_rates
 
 RESULTS = config["results_dir"]
@@ -27,8 +27,8 @@ envvars:
 # input triggers). The trainer then retrains when the training code really changed (its
 # fingerprint ignores comments and docstrings) and otherwise finishes from last.pt at once.
 SRC = os.path.relpath(os.path.join(workflow.basedir, "src", "greedy"))
-TRAINING_CODE = [os.path.relpath(p) for p in training_code_files(SRC)]
-DATA_CODE = sorted(os.path.join(SRC, "data", f) for f in os.listdir(os.path.join(SRC, "data")) if f.endswith(".py"))
+TRAINING_CODE = [os.path.relpath(p) for p in training_code_files(SRC, "cmnist")]
+DATA_CODE = [os.path.relpath(p) for p in data_code_files("cmnist", SRC)]
 UTILIZATION_CODE = [os.path.join(SRC, f) for f in ("utilization.py", "evaluation.py")]
 COLLECT_CODE = [os.path.join(SRC, "studies.py")]
 RENDER_CODE = [os.path.join(SRC, f) for f in ("render.py", "paper.py")]
