@@ -7,11 +7,19 @@ from greedy.train import train
 
 
 class FakeSpeed:
-    def __init__(self, value):
-        self.value = value
+    """Per-branch speeds; d_speed as ConditionalSpeed defines it (m0 - m1, or max - min)."""
+
+    def __init__(self, value, speeds=None):
+        self.value, self.fixed = value, speeds  # two branches: speed(m0) - speed(m1) = value
+
+    def speeds(self):
+        return dict(self.fixed) if self.fixed is not None else {0: self.value / 2, 1: -self.value / 2}
 
     def d_speed(self):
-        return self.value
+        values = self.speeds()
+        if len(values) == 2:
+            return values[0] - values[1]
+        return max(values.values()) - min(values.values())
 
 
 def kinds(method, epoch, speed, n):
@@ -223,3 +231,26 @@ def test_gradient_blending_run_holds_out_training_data(tiny_config, tmp_path):
     assert len(steps[steps.epoch == 0]) == 5  # 288 of 384 digits in batches of 64
     state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["method"]
     assert len(state["snapshots"]) == 3
+
+
+@pytest.mark.parametrize("speeds, target", [({0: 0.1, 1: 0.9, 2: 0.3}, 1), ({0: 0.5, 1: -0.4, 2: 0.2}, 0),
+                                            ({0: 0.0, 1: 0.1, 2: 0.7}, 2)])
+def test_guided_with_three_branches_accelerates_the_fastest_of_the_two_most_different(speeds, target):
+    """Section 7 of the paper: d_speed from the two most different speeds, one modality at a time."""
+    method = Guided(alpha=0.1, rebalance_steps=2, warmup_epochs=0)
+    assert kinds(method, 0, FakeSpeed(None, speeds), 6) == ["regular", f"rebalance{target}", f"rebalance{target}"] * 2
+
+
+def test_guided_with_three_branches_stays_regular_within_alpha():
+    method = Guided(alpha=0.1, rebalance_steps=2, warmup_epochs=0)
+    assert kinds(method, 0, FakeSpeed(None, {0: 0.30, 1: 0.35, 2: 0.39}), 5) == ["regular"] * 5
+
+
+def test_random_draws_every_branch_of_the_model_it_is_attached_to():
+    from greedy.models import build_model
+    model = build_model("cmnist_convnet", [1, 1, 1], 10, [4, 4, 4, 4], [2, 3, 4])
+    method = Random(seed=0, warmup_epochs=0)
+    assert method.attach(model) == []
+    drawn = kinds(method, 0, None, 400)
+    assert set(drawn) == {"regular", "rebalance0", "rebalance1", "rebalance2"}
+    assert all(60 <= drawn.count(k) <= 140 for k in set(drawn))

@@ -114,3 +114,19 @@ def test_speed_groups_follow_the_definition():
     assert id(model.branches[1].stages[0][1].weight) in groups["theta1"]
     everything = {id(p) for p in model.parameters()}
     assert groups["theta0"] | groups["theta1"] | groups["theta0'"] | groups["theta1'"] == everything
+
+
+def test_resnet18_branches_with_mmtm_after_layer2_3_4():
+    """ModelNet40's network: torchvision ResNet18 per view, MMTM after layer2, layer3, layer4."""
+    from torchvision.models import resnet18
+    model = build_model("resnet18", [3, 3], 40, [64, 128, 256, 512], [2, 3, 4])
+    assert [m.channels for m in model.fusions.values()] == [[128, 128], [256, 256], [512, 512]]
+    reference = sum(p.numel() for p in resnet18(weights=None, num_classes=40).parameters())
+    branch = sum(p.numel() for p in model.branches[0].parameters())
+    assert branch == reference  # the whole torchvision network, classifier included
+    logits = model([torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)])
+    assert [tuple(l.shape) for l in logits] == [(2, 40), (2, 40)]
+    three = build_model("resnet18", [3, 3, 3], 40, [64, 128, 256, 512], [2, 3, 4])
+    assert [m.channels for m in three.fusions.values()] == [[128] * 3, [256] * 3, [512] * 3]
+    with pytest.raises(ValueError, match="resnet18"):
+        build_model("resnet18", [3, 3], 40, [32, 64, 128, 256], [2, 3, 4])

@@ -99,3 +99,25 @@ def test_sparsity_ratio():
         model.bias.copy_(torch.tensor([0.0, 3.0]))
     # below 1e-7 in absolute value: 0, 1e-8, -1e-8 and the zero bias (1e-7 itself is not below)
     assert sparsity_ratio(model) == pytest.approx(4 / 10)
+
+
+def test_utilization_rates_with_three_branches_hand_checked():
+    # u_k = (A(f_k) - A(f_k'))/A(f_k): 0.5, 0.0, -0.25; d_util = the two most different: 0.5 - (-0.25)
+    rates = utilization_rates([0.8, 0.6, 0.4], [0.4, 0.6, 0.5])
+    assert rates["u_others_given_m0"] == pytest.approx(0.5)
+    assert rates["u_others_given_m1"] == pytest.approx(0.0)
+    assert rates["u_others_given_m2"] == pytest.approx(-0.25)
+    assert rates["d_util"] == pytest.approx(0.75)
+
+
+def test_three_branch_utilization_isolates_each_branch_from_both_others():
+    from greedy.models import build_model
+    from greedy.utilization import conditional_utilization
+    torch.manual_seed(0)
+    model = build_model("cmnist_convnet", [1, 1, 1], 10, [4, 4, 8, 8], [2, 3, 4])
+    batches = [([torch.randn(16, 1, 28, 28) for _ in range(3)], torch.randint(0, 10, (16,))) for _ in range(3)]
+    result = conditional_utilization(model, batches, batches, "cpu")
+    for k in range(3):
+        assert 0.0 <= result[f"A_f{k}"] <= 1.0 and 0.0 <= result[f"A_f{k}_isolated"] <= 1.0
+    u = [result[f"u_others_given_m{k}"] for k in range(3)]
+    assert result["d_util"] == pytest.approx(max(u) - min(u))

@@ -43,6 +43,9 @@ class Guided(Vanilla):
     Regular steps only during the first `warmup_epochs`. Afterwards, after each regular step:
     if |d_speed| > alpha, take `rebalance_steps` (Q) re-balancing steps accelerating m0 when
     d_speed > 0, else m1; then a regular step again (d_speed only changes on regular steps).
+    With more than two branches (the paper's section 7), d_speed is the difference of the two
+    most different speeds and the branch with the highest speed is accelerated; with two branches
+    that is the same rule (d_speed > 0 means speed(m0) > speed(m1)).
     """
 
     def __init__(self, alpha: float, rebalance_steps: int, warmup_epochs: int = 1, **_):
@@ -58,7 +61,8 @@ class Guided(Vanilla):
         if self.after_regular and epoch >= self.warmup_epochs and speed is not None:
             d_speed = speed.d_speed()
             if abs(d_speed) > self.alpha:
-                self.target = 0 if d_speed > 0 else 1
+                speeds = speed.speeds()
+                self.target = max(speeds, key=speeds.get)
                 self.remaining = self.rebalance_steps - 1
                 self.after_regular = False
                 return f"rebalance{self.target}"
@@ -74,18 +78,21 @@ class Guided(Vanilla):
 
 class Random(Vanilla):
     """The random variant: after the warm-up, each step is drawn uniformly from
-    {regular, re-balance m0, re-balance m1} with a generator seeded by the run's seed."""
+    {regular, re-balance m0, re-balance m1, ...} with a generator seeded by the run's seed."""
 
-    KINDS = ("regular", "rebalance0", "rebalance1")
-
-    def __init__(self, seed: int = 0, warmup_epochs: int = 1, **_):
+    def __init__(self, seed: int = 0, warmup_epochs: int = 1, num_branches: int = 2, **_):
         self.warmup_epochs = warmup_epochs
         self.generator = torch.Generator().manual_seed(seed)
+        self.kinds = ("regular",) + tuple(f"rebalance{k}" for k in range(num_branches))
+
+    def attach(self, model) -> list[nn.Parameter]:
+        self.kinds = ("regular",) + tuple(f"rebalance{k}" for k in range(model.num_branches))
+        return []
 
     def next_step(self, epoch: int, speed) -> str:
         if epoch < self.warmup_epochs:
             return "regular"
-        return self.KINDS[int(torch.randint(0, 3, (1,), generator=self.generator))]
+        return self.kinds[int(torch.randint(0, len(self.kinds), (1,), generator=self.generator))]
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}

@@ -145,9 +145,26 @@ def lnl_convnet_branch(in_channels: int, num_classes: int, channels: Sequence[in
     return Branch(stages, channels, ClassifierHead(c4, num_classes))
 
 
+def resnet18_branch(in_channels: int, num_classes: int, channels: Sequence[int]) -> Branch:
+    """torchvision's ResNet18 from scratch (the official ModelNet40 code), as four stages: the
+    stem with layer1, then layer2, layer3, layer4, so that `fusion_after: [2, 3, 4]` puts an MMTM
+    after layer2, layer3 and layer4. Its widths are fixed by torchvision: 64, 128, 256, 512."""
+    from torchvision.models import resnet18
+
+    if list(channels) != [64, 128, 256, 512]:
+        raise ValueError(f"models.*.channels: resnet18 has widths [64, 128, 256, 512], got {list(channels)}")
+    net = resnet18(weights=None, num_classes=num_classes)
+    if in_channels != 3:  # e.g. a 1-channel depth image: the same stem for another channel count
+        net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    stages = [nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1),
+              net.layer2, net.layer3, net.layer4]
+    return Branch(stages, channels, ClassifierHead(512, num_classes))
+
+
 ARCHITECTURES: dict[str, Callable[..., Branch]] = {
     "lnl_convnet": lnl_convnet_branch,
     "cmnist_convnet": cmnist_convnet_branch,
+    "resnet18": resnet18_branch,
 }
 
 

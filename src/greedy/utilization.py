@@ -4,6 +4,9 @@ A(f_k): accuracy of branch k on the test set, fusion intact. f_k': branch k with
 the other branches' squeeze vectors replaced by their means over the training split (validation
 excluded). u(m1|m0) = (A(f0) - A(f0'))/A(f0), u(m0|m1) = (A(f1) - A(f1'))/A(f1),
 d_util = u(m1|m0) - u(m0|m1). u may be negative; it is reported as computed.
+With N > 2 branches (the paper's section 7): u_k = (A(f_k) - A(f_k'))/A(f_k), the utilization of
+the other modalities given m_k, f_k' seeing the training means of all others; d_util is the
+difference of the two most different u_k, as d_speed is of the two most different speeds.
 Cost: one forward pass over the training split (squeeze means) and two over the test split.
 """
 from __future__ import annotations
@@ -21,11 +24,11 @@ from greedy.models import MMTM, MultiBranchNet
 
 
 def utilization_rates(acc_fused: list[float], acc_isolated: list[float]) -> dict:
-    """The formulas alone, on A(f0), A(f1) and A(f0'), A(f1')."""
-    u_m1_given_m0 = (acc_fused[0] - acc_isolated[0]) / acc_fused[0]
-    u_m0_given_m1 = (acc_fused[1] - acc_isolated[1]) / acc_fused[1]
-    return {"u_m1_given_m0": u_m1_given_m0, "u_m0_given_m1": u_m0_given_m1,
-            "d_util": u_m1_given_m0 - u_m0_given_m1}
+    """The formulas alone, on A(f_k) and A(f_k') for every branch k."""
+    u = [(fused - isolated) / fused for fused, isolated in zip(acc_fused, acc_isolated)]
+    if len(u) == 2:
+        return {"u_m1_given_m0": u[0], "u_m0_given_m1": u[1], "d_util": u[0] - u[1]}
+    return {**{f"u_others_given_m{k}": value for k, value in enumerate(u)}, "d_util": max(u) - min(u)}
 
 
 @torch.no_grad()
@@ -62,16 +65,17 @@ def sparsity_ratio(model: torch.nn.Module, threshold: float = 1e-7) -> float:
 
 
 def conditional_utilization(model: MultiBranchNet, train_batches, test_batches, device) -> dict:
-    if model.num_branches != 2:
-        raise ValueError("d_util is defined for two-branch models")
+    if model.num_branches < 2:
+        raise ValueError("d_util is defined for models with two or more branches")
     means = squeeze_means(model, train_batches, device)
     fused = evaluate(model, test_batches, device)
     with model.isolated(means):
         isolated = evaluate(model, test_batches, device)
-    acc_fused = [fused["acc_b0"], fused["acc_b1"]]
-    acc_isolated = [isolated["acc_b0"], isolated["acc_b1"]]
-    return {"test_acc": fused["acc"], "A_f0": acc_fused[0], "A_f1": acc_fused[1],
-            "A_f0_isolated": acc_isolated[0], "A_f1_isolated": acc_isolated[1],
+    branches = range(model.num_branches)
+    acc_fused = [fused[f"acc_b{k}"] for k in branches]
+    acc_isolated = [isolated[f"acc_b{k}"] for k in branches]
+    return {"test_acc": fused["acc"], **{f"A_f{k}": acc_fused[k] for k in branches},
+            **{f"A_f{k}_isolated": acc_isolated[k] for k in branches},
             **utilization_rates(acc_fused, acc_isolated)}
 
 
@@ -89,7 +93,7 @@ def evaluate_run(run_dir, out_path=None, device: str | None = None) -> dict:
     else:
         run = load_run(run_dir, device)
         model, splits = run.model, run.splits
-        if model.num_branches == 2:
+        if model.num_branches >= 2:
             result.update(conditional_utilization(model, splits.train_eval, splits.test, run.device))
         else:
             result.update({"test_acc": evaluate(model, splits.test, run.device)["acc"], "d_util": None})
