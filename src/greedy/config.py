@@ -179,11 +179,12 @@ def run_config(params: dict, dataset: str, modalities: list[str], lr: float, see
     method_params = dict(params.get("methods", {}).get(dataset, {}).get(method, {}))
     if method in ("guided", "random", "rubi", "gradient_blending") and not method_params:
         raise ParamsError(f"methods.{dataset}.{method} is needed for method {method}")
-    if dataset != "cmnist":
-        raise ParamsError(f"data set {dataset!r} is not in the pipeline yet (only 'cmnist')")
+    if dataset not in ("cmnist", "modelnet40"):
+        raise ParamsError(f"data set {dataset!r} is not in the pipeline yet (cmnist, modelnet40)")
+    data_dir = cmnist_data_dir(params) if dataset == "cmnist" else params["data"][dataset]["out_dir"]
     return {
         "dataset": dataset,
-        "data_dir": str(cmnist_data_dir(params)),
+        "data_dir": str(data_dir),
         "modalities": list(modalities),
         "model": dict(params["models"][dataset]),
         "training": training,

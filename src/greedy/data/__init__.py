@@ -38,8 +38,11 @@ def carve_holdout(splits: Splits, fraction: float, seed: int) -> Splits:
 def load_splits(dataset: str, data_dir: str, modalities: Sequence[str], batch_size: int,
                 eval_batch_size: int, seed: int) -> Splits:
     from greedy.data import cmnist  # imported here so `python -m greedy.data.cmnist` runs cleanly
+    if dataset == "modelnet40":
+        from greedy.data import modelnet40
+        return Splits(**modelnet40.load_splits(data_dir, modalities, batch_size, eval_batch_size, seed))
     if dataset != "cmnist":
-        raise ValueError(f"data set {dataset!r} is not in the pipeline yet; available: ['cmnist']")
+        raise ValueError(f"data set {dataset!r} is not in the pipeline yet; available: ['cmnist', 'modelnet40']")
     unknown = [m for m in modalities if m not in cmnist.MODALITY_CHANNELS]
     if unknown:
         raise ValueError(f"unknown cmnist modalities {unknown}; choose from {sorted(cmnist.MODALITY_CHANNELS)}")

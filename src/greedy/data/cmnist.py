@@ -228,7 +228,7 @@ def read_manifest(data_dir) -> dict:
     path = Path(data_dir) / "manifest.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: prepare the data first "
-                                f"(greedy-prepare-cmnist or the Snakemake 'data' rule)")
+                                f"(`greedy prepare` or the Snakemake rule data_cmnist)")
     return io.read_json(path)
 
 
