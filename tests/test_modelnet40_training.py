@@ -69,3 +69,19 @@ def test_two_view_resnet18_trains_with_guided_and_gets_d_util(params, prepared, 
     assert 0.0 <= result["test_acc"] <= 1.0 and result["d_util"] is not None
     kinds = (tmp_path / "run" / "steps.csv").read_text()
     assert "regular" in kinds
+
+
+def test_greedy_prepare_modelnet40_says_what_to_download_and_where(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "where.yaml").write_text(f"data:\n  modelnet40:\n    root: {tmp_path}/tree\n"
+                                         f"    archive: {tmp_path}/shaded.tar.gz\n")
+    from conftest import REPO
+    result = subprocess.run([sys.executable, "-m", "greedy.cli", "prepare", "--dataset", "modelnet40",
+                             "--params", str(REPO / "params.yaml"), str(tmp_path / "where.yaml")],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert mn.URL in result.stderr and f"{tmp_path}/shaded.tar.gz" in result.stderr
+    fixture = subprocess.run([sys.executable, "-m", "greedy.cli", "prepare", "--dataset", "modelnet40",
+                              "--fixture", str(tmp_path / "tree")], capture_output=True, text=True)
+    assert fixture.returncode == 0 and (tmp_path / "tree" / "night_stand" / "train").is_dir()
