@@ -67,7 +67,7 @@ def test_trainer_does_not_resume_or_reuse_runs_of_other_training_code(tiny_confi
     # same code: the finished run is reused as it is
     assert trainer.train(config, tmp_path / "run") == first
     # other code: status.json is not reused and last.pt is not resumed; the run starts from epoch 0
-    monkeypatch.setattr(trainer, "training_code_fingerprint", lambda: "other-code")
+    monkeypatch.setattr(trainer, "training_code_fingerprint", lambda **_: "other-code")
     epochs = []
     again = trainer.train(config, tmp_path / "run", on_epoch_end=epochs.append)
     assert epochs == [1, 2] and again["training_code"] == "other-code"
