@@ -85,3 +85,14 @@ def test_greedy_prepare_modelnet40_says_what_to_download_and_where(tmp_path):
     fixture = subprocess.run([sys.executable, "-m", "greedy.cli", "prepare", "--dataset", "modelnet40",
                               "--fixture", str(tmp_path / "tree")], capture_output=True, text=True)
     assert fixture.returncode == 0 and (tmp_path / "tree" / "night_stand" / "train").is_dir()
+
+
+def test_held_out_part_and_the_rest_partition_the_training_objects(prepared):
+    from greedy.data import carve_holdout
+    splits = carve_holdout(load_splits("modelnet40", prepared, ["front", "rear"], 4, 8, seed=0), 0.25, seed=0)
+    _, labels = mn.load_split(prepared, "train")
+    held = torch.cat([y for _, y in splits.holdout])
+    kept = torch.cat([y for _, y in splits.train_eval])
+    assert len(held) == round(0.25 * len(labels)) and len(held) + len(kept) == len(labels)
+    assert sorted(torch.cat([held, kept]).tolist()) == sorted(labels.tolist())
+    assert not splits.holdout.flip and splits.train.flip

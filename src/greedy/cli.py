@@ -25,7 +25,7 @@ from typing import Callable
 
 from greedy import benchmark, diagnose, render, studies, train, utilization
 from greedy.config import ParamsError, cmnist_data_dir, load_params
-from greedy.data import cmnist
+from greedy.data import cmnist, modelnet40
 
 
 def _prepare_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,6 @@ def _prepare(args: argparse.Namespace) -> None:
     if args.fixture:
         if args.dataset != "modelnet40":
             sys.exit("greedy prepare: --fixture is for --dataset modelnet40 (CMNIST ships a real MNIST subset)")
-        from greedy.data import modelnet40
         modelnet40.make_fixture(args.fixture)
         print(json.dumps({"fixture": args.fixture}))
         return
@@ -56,7 +55,6 @@ def _prepare(args: argparse.Namespace) -> None:
     else:
         data = load_params(args.params)["data"][args.dataset]
     if args.dataset == "modelnet40":
-        from greedy.data import modelnet40
         try:
             root = modelnet40.fetch(data["root"], data["archive"], data["url"], data["sha256"], args.download)
             manifest = modelnet40.prepare(root, args.out or data["out_dir"], data["views"],

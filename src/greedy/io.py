@@ -15,7 +15,8 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def _atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """`write(tmp)` fills a temporary file beside `path`, which then replaces `path` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -35,7 +36,7 @@ def write_text(path, text: str) -> Path:
     def write(tmp):
         with open(tmp, "w") as f:
             f.write(text)
-    return _atomic(path, write)
+    return atomic_write(path, write)
 
 
 def write_json(path, obj: Any) -> Path:
@@ -51,12 +52,12 @@ def torch_save(path, obj: Any) -> Path:
     def write(tmp):
         with open(tmp, "wb") as f:
             f.write(buffer.getbuffer())
-    return _atomic(path, write)
+    return atomic_write(path, write)
 
 
 def write_csv(path, frame) -> Path:
     """Write a pandas DataFrame as CSV, atomically."""
-    return _atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def sha256(path, chunk: int = 1 << 20) -> str:

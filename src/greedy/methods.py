@@ -80,13 +80,17 @@ class Random(Vanilla):
     """The random variant: after the warm-up, each step is drawn uniformly from
     {regular, re-balance m0, re-balance m1, ...} with a generator seeded by the run's seed."""
 
-    def __init__(self, seed: int = 0, warmup_epochs: int = 1, num_branches: int = 2, **_):
+    def __init__(self, seed: int = 0, warmup_epochs: int = 1, **_):
         self.warmup_epochs = warmup_epochs
         self.generator = torch.Generator().manual_seed(seed)
-        self.kinds = ("regular",) + tuple(f"rebalance{k}" for k in range(num_branches))
+        self.kinds = self.step_kinds(2)  # until attached to a model with another branch count
+
+    @staticmethod
+    def step_kinds(num_branches: int) -> tuple[str, ...]:
+        return ("regular",) + tuple(f"rebalance{k}" for k in range(num_branches))
 
     def attach(self, model) -> list[nn.Parameter]:
-        self.kinds = ("regular",) + tuple(f"rebalance{k}" for k in range(model.num_branches))
+        self.kinds = self.step_kinds(model.num_branches)
         return []
 
     def next_step(self, epoch: int, speed) -> str:

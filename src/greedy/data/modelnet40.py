@@ -87,7 +87,7 @@ def download(url: str, archive) -> Path:
     def write(tmp):
         with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as f:
             shutil.copyfileobj(response, f)
-    return io._atomic(archive, write)
+    return io.atomic_write(archive, write)
 
 
 def extract(archive, root) -> Path:
@@ -270,9 +270,9 @@ def prepare(root, out_dir, views: Sequence[int] = (0, 6), validation_fraction: f
 
         labels = np.array([label for label, _, _ in items], dtype=np.int64)
         files[split] = {"images": f"{split}_images.npy", "labels": f"{split}_labels.npy"}
-        # io._atomic: write under a temporary name in `out`, then os.replace (no half-file)
-        io._atomic(out / files[split]["images"], fill)
-        io._atomic(out / files[split]["labels"], lambda tmp, a=labels: _save(tmp, a))
+        # a temporary name in `out`, then one rename: a killed job leaves no half-file
+        io.atomic_write(out / files[split]["images"], fill)
+        io.atomic_write(out / files[split]["labels"], lambda tmp, a=labels: _save(tmp, a))
 
     manifest = {
         "dataset": "modelnet40",
@@ -338,9 +338,9 @@ class Batches:
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, positions: Sequence[int], batch_size: int,
                  shuffle: bool = False, flip: bool = False, seed: int = 0, index=None):
-        self.images, self.positions = images, list(positions)
-        self.index = np.arange(len(labels)) if index is None else np.asarray(index)
-        self.split = {"label": torch.as_tensor(np.asarray(labels)[self.index])}
+        self.images, self.labels, self.positions = images, np.asarray(labels), list(positions)
+        self.index = np.arange(len(self.labels)) if index is None else np.asarray(index)
+        self.split = {"label": torch.as_tensor(self.labels[self.index])}
         self.batch_size, self.shuffle, self.flip, self.seed = batch_size, shuffle, flip, seed
         self.epoch = 0
         self.mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -351,11 +351,8 @@ class Batches:
 
     def subset(self, index, batch_size: int, shuffle: bool = False) -> "Batches":
         """Batches over the samples `index` (positions in this one), e.g. a held-out part."""
-        index = np.asarray(index)
-        labels = np.zeros(int(self.index.max()) + 1, dtype=np.int64)
-        labels[self.index] = self.split["label"].numpy()
-        return Batches(self.images, labels, self.positions, batch_size, shuffle=shuffle,
-                       flip=self.flip and shuffle, seed=self.seed, index=self.index[index])
+        return Batches(self.images, self.labels, self.positions, batch_size, shuffle=shuffle,
+                       flip=self.flip and shuffle, seed=self.seed, index=self.index[np.asarray(index)])
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
