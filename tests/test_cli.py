@@ -80,12 +80,12 @@ def test_train_by_run_id_uses_the_studies_configuration(params, tmp_path, monkey
     """`greedy train --run-id` (as the Snakemake rule calls it) trains exactly the run the
     studies enumerate under that id."""
     import greedy.train as trainer
-    from greedy.studies import cmnist_runs
+    from greedy.studies import study_runs
     seen = {}
     monkeypatch.setattr(trainer, "train", lambda config, run_dir, progress=False: seen.update(config=config) or
                         {"status": "completed", "epochs_run": 1, "stopped_by": "epoch_cap", "best_epoch": 1,
                          "test_acc": 0.5})
-    run_id, run = next(iter(cmnist_runs(params).items()))
+    run_id, run = next(iter(study_runs(params, "cmnist").items()))
     cli.main(["train", "--run-id", run_id, "--params-json", json.dumps(params), "--run-dir", str(tmp_path)])
     assert seen["config"] == run["config"]
     with pytest.raises(SystemExit, match="no run"):

@@ -22,8 +22,10 @@ from conftest import REPO
 
 GIT = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid"]
 SMOKE = "config/smoke.yaml"
-STAGES = ("cmnist_data", "cmnist_unimodal", "cmnist_sweep", "cmnist_table1", "table1_metrics",
-          "cmnist_method_sweep", "results_index")
+STAGES = ("data", "cmnist_unimodal", "cmnist_sweep", "cmnist_method_sweep", "cmnist_table1",
+          "modelnet40_unimodal", "modelnet40_sweep", "modelnet40_method_sweep", "modelnet40_l1",
+          "modelnet40_table1", "modelnet40_sensitivity", "modelnet40_views", "table1", "table1_metrics",
+          "results_index")
 # Modules of src/greedy that no DVC stage runs (diagnosis and benchmarking tools).
 NOT_IN_THE_PIPELINE = {"__init__.py", "benchmark.py", "diagnose.py", "first_look.py"}
 
@@ -70,7 +72,7 @@ def shared_smoke_repro(tmp_path_factory) -> dict:
         use_smoke_overlay(project)
         result = run(["dvc", "repro"], project)
         log.write_text(result.stdout + result.stderr)
-        shutil.copytree(project / "results" / "cmnist", reference)
+        shutil.copytree(project / "results" / "cmnist", reference)  # CMNIST's study CSVs
         (base / ".done").touch()
     return {"project": project, "output": log.read_text(), "reference": reference}
 
@@ -93,10 +95,10 @@ def test_stage_deps_cover_the_code_each_stage_runs():
     tracked = run(["git", "ls-files", "src/greedy/*.py"], REPO).stdout.split()  # committed code
     modules = {path for path in tracked if "/" not in path[len("src/greedy/"):]
                and Path(path).name not in NOT_IN_THE_PIPELINE}
-    for name in ("cmnist_unimodal", "cmnist_sweep", "cmnist_table1", "cmnist_method_sweep"):
+    for name in [s for s in stages if s.startswith(("cmnist_", "modelnet40_"))]:
         deps = set(stages[name]["deps"])
         assert modules <= deps, (name, sorted(modules - deps))
-        assert {"src/greedy/data", "workflow/rules", "config", "data/cmnist"} <= deps, name
+        assert {"src/greedy/data", "workflow/rules", "config", f"data/{name.split('_')[0]}"} <= deps, name
     assert {"src/greedy/render.py", "src/greedy/paper.py"} <= set(stages["results_index"]["deps"])
     assert not {"src/greedy/train.py", "src/greedy/models.py"} & set(stages["results_index"]["deps"])
 
@@ -106,7 +108,8 @@ def test_dvc_repro_at_smoke_scale_from_a_fresh_clone(smoke):
     for stage in STAGES:
         assert f"Running stage '{stage}'" in smoke["output"], stage
     for path in ("index.json", "report.md", "tables/table1.csv", "metrics/table1.json",
-                 "metrics/cmnist_unimodal.json", "metrics/cmnist_sweep.json", "figures/fig7.png"):
+                 "metrics/cmnist_unimodal.json", "metrics/fig7_sweep.json", "figures/fig7.png",
+                 "figures/fig2a.png", "figures/fig9b.png", "tables/modelnet40_views.md"):
         assert (project / "results" / path).stat().st_size > 0, path
     # smoke scale: one run per Table 1 method
     assert len(list((project / "results" / "runs" / "cmnist" / "table1").glob("*/*/status.json"))) == 5
@@ -136,7 +139,8 @@ def test_dvc_metrics_show_prints_table1(smoke):
     assert set(table) == set(ours.index) >= {"unimodal", "vanilla", "rubi", "random", "guided"}
     for method, row in ours.iterrows():
         assert table[method]["ours_mean"] == pytest.approx(row.ours_mean)
-    for study in ("results/metrics/cmnist_unimodal.json", "results/metrics/cmnist_sweep.json"):
+    for study in ("results/metrics/cmnist_unimodal.json", "results/metrics/fig7_sweep.json",
+                  "results/metrics/modelnet40_unimodal.json", "results/metrics/fig2a_sweep.json"):
         assert shown[study]["data"], study
     printed = run(["dvc", "metrics", "show"], project).stdout
     assert "results/metrics/table1.json" in printed and "vanilla.ours_mean" in printed
@@ -198,9 +202,9 @@ def test_dvc_exp_run_sets_a_parameter(pulled):
     stages downstream of its parameters) and trains nothing."""
     other = pulled["other"]
     exp = run(["dvc", "exp", "run", "-S", "studies.cmnist.table1.methods=[vanilla,guided]"], other).stdout
-    for stage in ("cmnist_table1", "table1_metrics", "cmnist_method_sweep", "results_index"):
+    for stage in ("cmnist_table1", "table1", "table1_metrics", "results_index"):
         assert f"Running stage '{stage}'" in exp, stage
-    for stage in ("cmnist_data", "cmnist_unimodal", "cmnist_sweep"):
+    for stage in ("data", "cmnist_unimodal", "cmnist_sweep", "cmnist_method_sweep", "modelnet40_table1"):
         assert f"Running stage '{stage}'" not in exp, stage
     table = json.loads((other / "results" / "metrics" / "table1.json").read_text())
     assert set(table) == {"unimodal", "vanilla", "guided"}

@@ -178,19 +178,36 @@ def test_archive_escaping_its_folder_is_refused(tmp_path):
 
 def test_fixture_command(tmp_path):
     out = tmp_path / "fx"
-    subprocess.run([sys.executable, "-m", "greedy.data.modelnet40", "fixture", str(out),
-                    "--train", "2", "--test", "1", "--size", "16"], check=True, cwd=REPO)
-    assert mn.counts(mn.scan(out)) == {c: (2, 1) for c in mn.FIXTURE_CLASSES}
+    subprocess.run([sys.executable, "-m", "greedy.cli", "prepare", "--dataset", "modelnet40",
+                    "--fixture", str(out)], check=True, cwd=REPO)
+    assert mn.counts(mn.scan(out)) == {c: (8, 4) for c in mn.FIXTURE_CLASSES}
     mn.prepare(out, tmp_path / "prepared", views=[0, 6])  # checked against the fixture's counts
 
 
 def test_prepare_command_stops_with_the_download_message(tree, tmp_path):
-    cfg = {"url": mn.URL, "sha256": None, "archive": str(tmp_path / "shaded_images.tar.gz"),
-           "root": str(tmp_path / mn.TREE_NAME), "out_dir": str(tmp_path / "out"),
-           "views": [0, 6], "validation_fraction": 0.2, "seed": 10, "size": None}
-    command = [sys.executable, "-m", "greedy.data.modelnet40", "prepare", "--data-json"]
-    done = subprocess.run(command + [json.dumps(cfg)], cwd=REPO, capture_output=True, text=True)
+    where = {"sha256": None, "archive": str(tmp_path / "shaded_images.tar.gz"),
+             "root": str(tmp_path / mn.TREE_NAME), "out_dir": str(tmp_path / "out")}
+    (tmp_path / "where.yaml").write_text(json.dumps({"data": {"modelnet40": where}}))
+    command = [sys.executable, "-m", "greedy.cli", "prepare", "--dataset", "modelnet40",
+               "--params", str(REPO / "params.yaml"), str(tmp_path / "where.yaml")]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert mn.URL in done.stderr and cfg["archive"] in done.stderr
-    mn.main(["prepare", "--data-json", json.dumps({**cfg, "root": str(tree)})])
-    assert mn.read_manifest(tmp_path / "out")["totals"]["test"] == 4 * PER_CLASS[1]
+    assert mn.URL in done.stderr and where["archive"] in done.stderr
+    (tmp_path / "there.yaml").write_text(json.dumps({"data": {"modelnet40": {"root": str(tree)}}}))
+    subprocess.run(command + [str(tmp_path / "there.yaml")], cwd=REPO, check=True, capture_output=True)
+    prepared = next((tmp_path / "out").glob("*/manifest.json")).parent  # out_dir/<data hash>
+    assert mn.read_manifest(prepared)["totals"]["test"] == 4 * PER_CLASS[1]
+
+
+def test_fixture_source_writes_the_fixture_once_and_rewrites_it_when_its_size_changes(tmp_path):
+    data = {"source": "fixture", "root": str(tmp_path / "fx"), "views": [0, 6], "validation_fraction": 0.2,
+            "seed": 10, "size": None, "fixture": {"train": 2, "test": 1, "size": 16, "seed": 0}}
+    first = mn.prepare_data(data, tmp_path / "a")
+    assert first["totals"] == {"train": 7, "val": 1, "test": 4} and first["image_size"] == [16, 16]
+    marker = (tmp_path / "fx" / mn.FIXTURE_MARKER).stat().st_mtime_ns
+    mn.prepare_data(data, tmp_path / "b")
+    assert (tmp_path / "fx" / mn.FIXTURE_MARKER).stat().st_mtime_ns == marker  # reused
+    bigger = mn.prepare_data({**data, "fixture": {**data["fixture"], "train": 3}}, tmp_path / "c")
+    assert bigger["totals"]["train"] + bigger["totals"]["val"] == 12  # rewritten, not mixed
+    assert mn.identity(data) != mn.identity({**data, "fixture": {**data["fixture"], "train": 3}})
+    assert mn.identity({**data, "root": "/elsewhere"}) == mn.identity(data)

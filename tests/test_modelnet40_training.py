@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from greedy.config import run_config
+from greedy.config import load_params, run_config
 from greedy.data import load_splits
 from greedy.data import modelnet40 as mn
 from greedy.train import train
 from greedy.utilization import evaluate_run
+
+from conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +60,9 @@ def test_training_batches_are_seeded_flipped_and_cover_the_split(prepared):
 
 def test_two_view_resnet18_trains_with_guided_and_gets_d_util(params, prepared, tmp_path):
     overlay = copy.deepcopy(params)
-    overlay["data"]["modelnet40"]["out_dir"] = str(prepared)
+    overlay["models"]["modelnet40"] = load_params([REPO / "params.yaml"])["models"]["modelnet40"]  # not smoke's
     config = run_config(overlay, "modelnet40", ["front", "rear"], 0.1, 0, method="guided")
-    config["device"] = "cpu"
+    config["device"], config["data_dir"] = "cpu", str(prepared)
     config["training"]["max_epochs"] = 2
     assert config["model"]["architecture"] == "resnet18" and config["training"]["batch_size"] == 8
     status = train(config, tmp_path / "run")

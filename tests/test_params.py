@@ -10,12 +10,14 @@ from conftest import REPO
 
 # The smoke overlay may shrink sizes or point at the shipped data, and may retune the few knobs its
 # header comment names and justifies (short runs need smaller batches, another learning rate and
-# LNL's colour variance to show the paper's effect); it never switches a code path (palette, data
-# source, architecture, method, schedule).
-SIZE_KEYS = {"mnist_root", "train_size", "test_size", "channels", "eval_batch_size",
-             "max_epochs", "runs", "num_lrs"}
+# LNL's colour variance to show the paper's effect; ModelNet40 from its fixture on the small LNL
+# net); it never switches another code path (palette, method, schedule).
+SIZE_KEYS = {"mnist_root", "root", "train_size", "test_size", "channels", "eval_batch_size",
+             "max_epochs", "runs", "num_lrs", "lrs", "lambdas", "rebalance_steps", "alpha_fractions",
+             "threads", "mem_mb", "runtime", "gpu"}
 DOCUMENTED_KNOBS = {"color_variance": "colour variance", "batch_size": "batches",
-                    "lr": "learning rate", "lr_min": "learning rate", "lr_max": "learning rate"}
+                    "lr": "learning rate", "lr_min": "learning rate", "lr_max": "learning rate",
+                    "source": "fixture", "architecture": "LNL net"}
 
 
 def _leaves(tree, prefix=()):

@@ -5,8 +5,9 @@ import shutil
 import pytest
 
 from greedy import io
-from greedy.config import cmnist_data_dir, deep_merge, result_identity, run_config, run_hash
-from greedy.studies import cmnist_runs
+from greedy.config import deep_merge, result_identity, run_config, run_hash
+from greedy.data import data_dir
+from greedy.studies import study_runs
 from greedy.train import train
 
 from conftest import SUBSET_ROOT
@@ -21,7 +22,7 @@ def base(params):
 def ids_by_run(params) -> dict:
     """(study, pairing, method, lr, seed) -> run id, for every run of the studies."""
     return {(run["study"], tuple(run["config"]["modalities"]), run["config"]["method"], run["config"]["lr"],
-             run["config"]["seed"]): rid for rid, run in cmnist_runs(params).items()}
+             run["config"]["seed"]): rid for rid, run in study_runs(params, "cmnist").items()}
 
 
 def changed(before: dict, after: dict, method: str) -> set:
@@ -55,21 +56,21 @@ def test_mnist_root_is_not_hashed_but_the_mnist_it_holds_is(base, tmp_path):
     shutil.copytree(SUBSET_ROOT, copy_root)
     moved = deep_merge(base, {"data": {"cmnist": {"mnist_root": str(copy_root)}}})
     assert ids_by_run(moved) == ids_by_run(base)
-    assert cmnist_data_dir(moved) == cmnist_data_dir(base)
+    assert data_dir(moved, "cmnist") == data_dir(base, "cmnist")
     # a folder without the files means torchvision's full MNIST: another data set, another hash
     full = deep_merge(base, {"data": {"cmnist": {"mnist_root": str(tmp_path / "empty")}}})
-    assert cmnist_data_dir(full) != cmnist_data_dir(base)
+    assert data_dir(full, "cmnist") != data_dir(base, "cmnist")
     assert changed(ids_by_run(base), ids_by_run(full), "vanilla")
 
 
 def test_data_folder_name_ignores_paths_and_follows_data_parameters(base):
-    name = cmnist_data_dir(base).name
-    assert cmnist_data_dir(deep_merge(base, {"data": {"cmnist": {"out_dir": "/x/y"}}})).name == name
-    assert cmnist_data_dir(deep_merge(base, {"data": {"cmnist": {"color_variance": 0.05}}})).name != name
+    name = data_dir(base, "cmnist").name
+    assert data_dir(deep_merge(base, {"data": {"cmnist": {"out_dir": "/x/y"}}}), "cmnist").name == name
+    assert data_dir(deep_merge(base, {"data": {"cmnist": {"color_variance": 0.05}}}), "cmnist").name != name
     lnl_a = deep_merge(base, {"data": {"cmnist": {"source": "lnl_file", "lnl_file": "/a/mnist_10color_jitter_var_0.020.npy"}}})
     lnl_b = deep_merge(base, {"data": {"cmnist": {"source": "lnl_file", "lnl_file": "/b/mnist_10color_jitter_var_0.020.npy"}}})
     lnl_c = deep_merge(base, {"data": {"cmnist": {"source": "lnl_file", "lnl_file": "/a/mnist_10color_jitter_var_0.030.npy"}}})
-    assert cmnist_data_dir(lnl_a) == cmnist_data_dir(lnl_b) != cmnist_data_dir(lnl_c)
+    assert data_dir(lnl_a, "cmnist") == data_dir(lnl_b, "cmnist") != data_dir(lnl_c, "cmnist")
 
 
 @pytest.mark.parametrize("overlay", [

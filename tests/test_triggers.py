@@ -17,7 +17,7 @@ from greedy.config import training_code_files, training_code_fingerprint
 from test_workflow import copy_project, run
 
 TRAIN_RUNS = 12  # the smoke studies: 2 uni-modal, 3 sweep, 2 method sweep, 5 Table 1
-RENDER_RULES = {"cmnist_unimodal_table", "cmnist_fig7", "table1", "cmnist_fig5c", "cmnist_dspeed_plot",
+RENDER_RULES = {"unimodal_table", "sweep_histograms", "table1", "method_histograms", "dspeed_plot",
                 "index", "report"}
 
 
@@ -102,9 +102,9 @@ def _edit(path, text):
 
 @pytest.fixture(scope="module")
 def fast_run(tmp_path_factory):
-    """The smoke DAG with 2-epoch runs, on this copy's own source (PYTHONPATH), done once."""
+    """The smoke DAG of CMNIST with 2-epoch runs, on this copy's own source (PYTHONPATH), done once."""
     project = copy_project(tmp_path_factory.mktemp("triggers"))
-    (project / "fast.yaml").write_text("training:\n  cmnist:\n    max_epochs: 2\n")
+    (project / "fast.yaml").write_text("datasets: [cmnist]\ntraining:\n  cmnist:\n    max_epochs: 2\n")
     os.environ["PYTHONPATH"] = str(project / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
     try:
         run(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml", "fast.yaml"], project)
@@ -136,8 +136,8 @@ def test_editing_a_comment_in_training_code_reruns_training_without_retraining(f
     before = {p: pd.read_csv(p.parent / "metrics.csv") for p in runs}
     _edit(fast_run / "src" / "greedy" / "models.py", "\n# only a comment\n")
     scheduled = _scheduled(fast_run)
-    assert scheduled["train_cmnist"] == TRAIN_RUNS and scheduled["utilization_cmnist"] == TRAIN_RUNS
-    assert "data_cmnist" not in scheduled
+    assert scheduled["train"] == TRAIN_RUNS and scheduled["utilization"] == TRAIN_RUNS
+    assert "data" not in scheduled
     run(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml", "fast.yaml"], fast_run)
     for path, metrics in before.items():  # same fingerprint: finished from last.pt, not retrained
         pd.testing.assert_frame_equal(pd.read_csv(path.parent / "metrics.csv"), metrics)
@@ -148,7 +148,7 @@ def test_editing_a_comment_in_training_code_reruns_training_without_retraining(f
 def test_editing_training_code_retrains_every_run(fast_run):
     _edit(fast_run / "src" / "greedy" / "speed.py", "\nTRAINING_CODE_CHANGED = True\n")
     scheduled = _scheduled(fast_run)
-    assert scheduled["train_cmnist"] == TRAIN_RUNS
+    assert scheduled["train"] == TRAIN_RUNS
     run(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml", "fast.yaml"], fast_run)
     for path in (fast_run / "results" / "runs").rglob("status.json"):
         log = (path.parent / "train.log").read_text()

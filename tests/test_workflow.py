@@ -48,19 +48,21 @@ def smoke_run(tmp_path_factory):
 def test_smoke_dag_writes_every_artifact(smoke_run):
     results = smoke_run / "results"
     for path in ["index.json", "figures/fig7.png", "figures/fig7.meta.json", "tables/cmnist_unimodal.csv",
-                 "tables/cmnist_unimodal.md", "metrics/cmnist_unimodal.json", "metrics/cmnist_sweep.json",
+                 "tables/cmnist_unimodal.md", "metrics/cmnist_unimodal.json", "metrics/fig7_sweep.json",
                  "cmnist/sweep.csv", "cmnist/sweep_lrs.csv", "cmnist/unimodal.csv", "cmnist/table1.csv",
                  "tables/table1.csv", "tables/table1.md", "tables/table1.tex", "report.md"]:
         assert (results / path).stat().st_size > 0, path
     index = json.loads((results / "index.json").read_text())
     by_id = {entry["id"]: entry for entry in index["artifacts"]}
-    assert set(by_id) == {"fig7", "text:cmnist_unimodal", "table1", "fig5c", "dspeed_steps"}
+    assert set(by_id) == {"fig7", "text:cmnist_unimodal", "table1", "fig5c", "dspeed_steps",
+                          "fig2a", "text:modelnet40_unimodal", "fig5a", "fig3", "fig4", "fig8", "fig9a",
+                          "fig9b", "text:modelnet40_three_views", "figlr"}
     sweep_size = SMOKE["studies"]["cmnist"]["sweep"]
     per_pairing = sweep_size["num_lrs"] * sweep_size["runs"]
     assert by_id["fig5c"]["n_models"] == 3 * per_pairing  # vanilla mono+gray sweep, guided and random sweeps
     assert by_id["table1"]["n_models"] == 5 + 1  # five methods x 1 run, plus the best uni-modal run
     assert by_id["fig7"]["n_models"] == 3 * per_pairing and by_id["text:cmnist_unimodal"]["n_models"] == 2
-    assert by_id["fig7"]["rule"] == "cmnist_fig7"
+    assert by_id["fig7"]["rule"] == "sweep_histograms" and by_id["fig2a"]["rule"] == "sweep_histograms"
     assert by_id["fig7"]["params"]["studies.cmnist.sweep"]["num_lrs"] == sweep_size["num_lrs"]
     for entry in index["artifacts"]:
         for path in entry["paths"]:
@@ -69,23 +71,50 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
     assert sorted(set(sweep["pairing"])) == ["gray+gray", "mono+gray", "mono+mono"]
     lrs = pd.read_csv(results / "cmnist" / "sweep_lrs.csv")["lr"].tolist()
     assert sorted(set(sweep["lr"])) == sorted(lrs)
-    assert (smoke_run / "logs" / "data" / "cmnist.log").exists()
+    assert list((smoke_run / "logs" / "data" / "data" / "cmnist").glob("*.log"))
     table1 = pd.read_csv(results / "tables" / "table1.csv")
     cmnist = table1[table1.dataset == "cmnist"]
     assert set(cmnist.method) == {"unimodal", "vanilla", "rubi", "random", "guided", "gradient_blending"}
     assert (cmnist.status == "reproduced").all() and cmnist.ours_mean.notna().all()
     assert table1[table1.method == "gradient_blending"].paper_mean.isna().all()  # not in the paper
-    assert (table1[table1.dataset != "cmnist"].status == "not yet reproduced").all()
-    assert table1[table1.dataset != "cmnist"].get("ours_mean", pd.Series(dtype=float)).isna().all()
+    modelnet40 = table1[table1.dataset == "modelnet40"]
+    assert set(modelnet40.method) >= {"unimodal", "vanilla", "rubi", "random", "guided"}
+    assert (modelnet40.status == "reproduced").all() and modelnet40.ours_mean.notna().all()
+    nvgesture = table1[~table1.dataset.isin(["cmnist", "modelnet40"])]
+    assert (nvgesture.status == "not yet reproduced").all() and nvgesture.ours_mean.isna().all()
     report = (results / "report.md").read_text()
     for artifact in ("table1", "fig7", "fig2a", "fig5b", "fig9a", "figlr", "text"):
         assert f"| {artifact}" in report
-    assert report.count("not yet reproduced") >= 10
+    assert report.count("not yet reproduced") >= 10  # NVGesture's two columns
     # the guided and random runs logged re-balancing steps; vanilla did not
     steps = {method: pd.read_csv(next((results / "runs" / "cmnist" / "table1" / "mono-gray").glob(f"{method}-*"))
                                  / "steps.csv") for method in ("vanilla", "guided", "random")}
     assert (steps["vanilla"].kind == "regular").all()
     assert steps["random"].kind.str.startswith("rebalance").any()
+
+
+def test_smoke_dag_runs_every_modelnet40_study_from_the_fixture(smoke_run):
+    """ModelNet40 from the fixture in the MVCNN layout: every study, three views, and the α
+    sensitivity defined by the sweep's measured E[d_util] (the two-phase DAG)."""
+    results, size = smoke_run / "results" / "modelnet40", SMOKE["studies"]["modelnet40"]
+    assert (smoke_run / "data" / "modelnet40-fixture" / "night_stand" / "train").is_dir()
+    for study, n in (("unimodal", 2), ("sweep", 2 * len(size["sweep"]["lrs"])),
+                     ("method_sweep", 2 * len(size["sweep"]["lrs"])), ("l1", len(size["l1"]["lambdas"])),
+                     ("table1", 4), ("sensitivity_q", len(size["sensitivity"]["rebalance_steps"])),
+                     ("sensitivity_alpha", len(size["sensitivity"]["alpha_fractions"])), ("views", 2)):
+        frame = pd.read_csv(results / f"{study}.csv")
+        assert len(frame) == n and (frame.status == "completed").all(), study
+    l1 = pd.read_csv(results / "l1.csv")
+    assert sorted(l1.l1) == sorted(size["l1"]["lambdas"])
+    assert sorted(pd.read_csv(results / "sensitivity_q.csv").rebalance_steps) == sorted(size["sensitivity"]["rebalance_steps"])
+    expected = json.loads((results / "expected_d_util.json").read_text())
+    sweep = pd.read_csv(results / "sweep.csv")
+    assert expected["E_d_util"] == pytest.approx(sweep[sweep.pairing == "front+rear"].d_util.mean())
+    alphas = sorted(pd.read_csv(results / "sensitivity_alpha.csv").alpha)
+    assert alphas == pytest.approx(sorted(f * abs(expected["E_d_util"]) for f in size["sensitivity"]["alpha_fractions"]),
+                                   rel=1e-4)
+    views = pd.read_csv(results / "views.csv")
+    assert set(views.modalities) == {3} and views.branch2_acc.notna().all()
 
 
 def test_html_report_holds_the_rendered_artifacts(smoke_run):
@@ -134,10 +163,13 @@ def test_paper_configuration_dag(tmp_path):
     project = copy_project(tmp_path)
     result = run(["snakemake", "-n", "--cores", "all", "--quiet", "rules"], project)
     counts = dict(line.split()[:2] for line in result.stdout.splitlines()
-                  if line.split()[:1] in (["train_cmnist"], ["utilization_cmnist"]))
-    # 3 pairings x 20 learning rates x 4 runs + 2 x 3 uni-modal baselines + the m0+m1 sweep with
-    # guided and random (2 x 80) + Table 1 (5 methods x 3 runs)
-    assert counts == {"train_cmnist": "421", "utilization_cmnist": "421"}
+                  if line.split()[:1] in (["train"], ["utilization"]))
+    # CMNIST: 3 pairings x 20 learning rates x 4 runs + 2 x 3 uni-modal baselines + the m0+m1
+    # sweep with guided and random (2 x 80) + Table 1 (5 methods x 3 runs) = 421.
+    # ModelNet40: 2 x 3 uni-modal + 2 pairings x 9 lrs x 3 runs + guided and random (2 x 27)
+    # + L1 (10 x 3) + Table 1 (4 x 3) + Q sensitivity (5 x 3) + three views (2 x 3) = 177;
+    # the α sensitivity (5 x 3) joins once the sweep's E[d_util] is measured (a checkpoint).
+    assert counts == {"train": str(421 + 177), "utilization": str(421 + 177)}
 
 
 def test_bad_parameter_stops_the_workflow_naming_the_key(tmp_path):

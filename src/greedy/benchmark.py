@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from greedy.config import load_params, run_config
-from greedy.data import cmnist
+from greedy.data import prepare
 from greedy.methods import make_method
 from greedy.speed import ConditionalSpeed
 from greedy.evaluation import build_for_config, resolve_device, splits_for_config, to_device
@@ -61,7 +61,7 @@ def forward_only(model, batches):
 
 
 def measure(params: dict, steps: int = 40, repeats: int = 9, progress: bool = False) -> dict:
-    cmnist.prepare(params)
+    prepare(params, "cmnist")
     config = run_config(params, "cmnist", params["studies"]["cmnist"]["modalities"], 0.01, params["seed"])
     device = resolve_device(config["device"])
     splits = splits_for_config(config)

@@ -1,8 +1,8 @@
 """`greedy`: the one command line of the pipeline. It only parses and dispatches; each
 subcommand's logic lives in its module (an `add_arguments(parser)` / `run(args)` pair).
 
-    greedy prepare     --params params.yaml [overlay.yaml ...]   Colored-and-gray-MNIST
-    greedy prepare     --dataset modelnet40 [--download]          ModelNet40 views
+    greedy prepare     --dataset cmnist --params params.yaml [overlay.yaml ...]   a data set
+    greedy prepare     --dataset modelnet40 [--download | --fixture DIR]
     greedy train       --params ... --modalities mono gray --lr 0.01 --seed 0 --run-dir DIR
     greedy utilization --run-dir DIR [DIR ...]                    d_util, d_speed, R(f)
     greedy collect     --out study.csv RUN/utilization.json ...  one CSV per study
@@ -24,54 +24,46 @@ import sys
 from typing import Callable
 
 from greedy import benchmark, diagnose, render, studies, train, utilization
-from greedy.config import ParamsError, cmnist_data_dir, load_params
-from greedy.data import cmnist, modelnet40
+from greedy.config import ParamsError, load_params
+from greedy.data import DATASETS, DataMissing, data_dir, dataset_module
 
 
 def _prepare_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="cmnist", choices=["cmnist", "modelnet40"])
+    parser.add_argument("--dataset", default="cmnist", choices=list(DATASETS))
     parser.add_argument("--params", nargs="+", default=["params.yaml"], metavar="FILE",
                         help="params.yaml and overlays, later files win (default: params.yaml)")
-    parser.add_argument("--data-json", help="the data.<dataset> section as JSON (as Snakemake passes it); "
+    parser.add_argument("--params-json", help="the merged parameters as JSON (as Snakemake passes them); "
                         "replaces --params")
-    parser.add_argument("--out", help="output folder (default: data.<dataset>.out_dir; for cmnist "
-                        "out_dir/<hash of the data's identity>)")
+    parser.add_argument("--out", help="the prepared folder (default: data.<dataset>.out_dir/<hash of the "
+                        "data's identity>); a study's own variant (three views) is chosen by its folder")
     parser.add_argument("--download", action="store_true",
-                        help="modelnet40: download the archive when neither it nor the tree is there")
-    parser.add_argument("--fixture", metavar="DIR", help="modelnet40: write a small tree in the MVCNN "
-                        "layout to DIR (for tests and the smoke run) instead of preparing")
+                        help="download the raw data when it is missing (where the data set allows it)")
+    parser.add_argument("--fixture", metavar="DIR", help="write the data set's small test fixture to DIR "
+                        "(the real on-disk format) instead of preparing")
 
 
 def _prepare(args: argparse.Namespace) -> None:
     # src/greedy/data/<dataset>.py holds the logic; this is its command line.
+    module = dataset_module(args.dataset)
     if args.fixture:
-        if args.dataset != "modelnet40":
-            sys.exit("greedy prepare: --fixture is for --dataset modelnet40 (CMNIST ships a real MNIST subset)")
-        modelnet40.make_fixture(args.fixture)
-        print(json.dumps({"fixture": args.fixture}))
+        print(json.dumps({"fixture": str(module.make_fixture(args.fixture))}))
         return
-    if args.data_json:
-        data = json.loads(args.data_json)
-    else:
-        data = load_params(args.params)["data"][args.dataset]
-    if args.dataset == "modelnet40":
-        try:
-            root = modelnet40.fetch(data["root"], data["archive"], data["url"], data["sha256"], args.download)
-            manifest = modelnet40.prepare(root, args.out or data["out_dir"], data["views"],
-                                          data["validation_fraction"], data["seed"], data["size"])
-        except modelnet40.ModelNet40Error as error:
-            sys.exit(f"greedy prepare: {error}")  # what to download and where to put it
-        print(json.dumps({"out": args.out or data["out_dir"], "totals": manifest["totals"]}))
-        return
-    out = args.out or cmnist_data_dir({"data": {"cmnist": data}})
-    data = {k: v for k, v in data.items() if k != "out_dir"}
-    manifest = cmnist.build(data.pop("mnist_root"), out, **data)
-    print(json.dumps({"out": str(out), "counts": manifest["counts"]}))
+    params = json.loads(args.params_json) if args.params_json else load_params(args.params)
+    variants = studies.data_variants(params, args.dataset)
+    out = args.out or str(data_dir(params, args.dataset))
+    if out not in variants:
+        sys.exit(f"greedy prepare: {out} is not a prepared-data folder of these parameters; "
+                 f"they make {sorted(variants)}")
+    try:
+        manifest = module.prepare_data(variants[out], out, download=args.download)
+    except DataMissing as error:
+        sys.exit(f"greedy prepare: {error}")  # what to download and where to put it
+    print(json.dumps({"out": out, "counts": manifest.get("totals", manifest.get("counts"))}))
 
 
 # subcommand -> (one-line help, add_arguments, run)
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
-    "prepare": ("build a data set: Colored-and-gray-MNIST from MNIST, ModelNet40 views from the MVCNN renders",
+    "prepare": ("prepare a data set of the registry (greedy/data): CMNIST, ModelNet40 views, or write its fixture",
                 _prepare_arguments, _prepare),
     "train": ("train one model (resumes from its last checkpoint)", train.add_arguments, train.run),
     "utilization": ("d_util, d_speed at the best-validation step and R(f) of trained runs",

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import functools
-import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -72,43 +70,6 @@ def short_hash(obj: Any, length: int = 8) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
-@functools.lru_cache(maxsize=None)
-def _mnist_digits(root: str) -> tuple[tuple[str, int], ...]:
-    counts = {"train": 60000, "test": 10000}
-    raw = Path(root) / "MNIST" / "raw"
-    for split, prefix in (("train", "train"), ("test", "t10k")):
-        for name, opener in ((f"{prefix}-labels-idx1-ubyte", open), (f"{prefix}-labels-idx1-ubyte.gz", gzip.open)):
-            if (raw / name).exists():
-                with opener(raw / name, "rb") as f:
-                    counts[split] = int.from_bytes(f.read(8)[4:8], "big")
-                break
-    return tuple(counts.items())
-
-
-def mnist_digits(root: str | Path) -> dict:
-    """How many training and test digits the MNIST files under `root` hold (read from the IDX
-    headers): what identifies the source in hashes, instead of its path. Missing files are the
-    standard 60,000 / 10,000 that torchvision downloads."""
-    return dict(_mnist_digits(str(Path(root).resolve())))
-
-
-def cmnist_data_identity(data: dict) -> dict:
-    """The data.cmnist parameters that shape the prepared data, without paths: where MNIST and
-    the output live does not matter, which MNIST (its digit counts) and which LNL file (its
-    name, which carries the colour variance) do."""
-    identity = {k: v for k, v in data.items() if k not in ("mnist_root", "out_dir")}
-    identity["mnist_digits"] = mnist_digits(data["mnist_root"])
-    if identity.get("lnl_file"):
-        identity["lnl_file"] = Path(identity["lnl_file"]).name
-    return identity
-
-
-def cmnist_data_dir(params: dict) -> Path:
-    """Prepared-data folder; its name carries a hash of the parameters that shape the data."""
-    data = params["data"]["cmnist"]
-    return Path(data["out_dir"]) / short_hash(cmnist_data_identity(data))
-
-
 def result_identity(config: dict) -> dict:
     """The part of a run configuration (run_config) that can change its results: everything but
     the device, the evaluation batch size and paths (the data folder counts by its name, which is
@@ -130,14 +91,14 @@ def run_hash(config: dict, length: int = 8) -> str:
 # The source files whose code decides a training run's results, relative to the package.
 # config.py is not among them: what it computes is the run configuration, which run_hash covers.
 TRAINING_CODE = ("evaluation.py", "methods.py", "mmtm.py", "models.py", "speed.py", "train.py")
-# Each data set's own data code: adding or editing another data set's module retrains nothing here.
-DATA_CODE = {"cmnist": ("data/__init__.py", "data/mnist.py", "data/cmnist.py"),
-             "modelnet40": ("data/__init__.py", "data/modelnet40.py")}
 
 
 def data_code_files(dataset: str, package_dir: str | Path = PACKAGE_DIR) -> list[Path]:
+    """The data set's own source files (greedy.data.code_files): editing another data set's
+    module retrains nothing here."""
+    from greedy.data import code_files
     package_dir = Path(package_dir)
-    return [package_dir / name for name in DATA_CODE[dataset] if (package_dir / name).exists()]
+    return [package_dir / name for name in code_files(dataset) if (package_dir / name).exists()]
 
 
 def training_code_files(package_dir: str | Path = PACKAGE_DIR, dataset: str = "cmnist") -> list[Path]:
@@ -170,8 +131,12 @@ def training_code_fingerprint(package_dir: str | Path = PACKAGE_DIR, dataset: st
 
 
 def run_config(params: dict, dataset: str, modalities: list[str], lr: float, seed: int,
-               method: str = "vanilla", l1: float | None = None) -> dict:
-    """Everything one training run depends on, as one JSON-serialisable dict."""
+               method: str = "vanilla", l1: float | None = None, method_overrides: dict | None = None) -> dict:
+    """Everything one training run depends on, as one JSON-serialisable dict. `method_overrides`
+    replaces some of the method's parameters (the sensitivity studies' Q and α)."""
+    from greedy.data import DATASETS, data_dir
+    if dataset not in DATASETS:
+        raise ParamsError(f"data set {dataset!r} is not registered (greedy/data/__init__.py): {list(DATASETS)}")
     training = dict(params["training"][dataset])
     if l1 is not None:
         training["l1"] = l1
@@ -179,12 +144,10 @@ def run_config(params: dict, dataset: str, modalities: list[str], lr: float, see
     method_params = dict(params.get("methods", {}).get(dataset, {}).get(method, {}))
     if method in ("guided", "random", "rubi", "gradient_blending") and not method_params:
         raise ParamsError(f"methods.{dataset}.{method} is needed for method {method}")
-    if dataset not in ("cmnist", "modelnet40"):
-        raise ParamsError(f"data set {dataset!r} is not in the pipeline yet (cmnist, modelnet40)")
-    data_dir = cmnist_data_dir(params) if dataset == "cmnist" else params["data"][dataset]["out_dir"]
+    method_params.update(method_overrides or {})
     return {
         "dataset": dataset,
-        "data_dir": str(data_dir),
+        "data_dir": str(data_dir(params, dataset)),
         "modalities": list(modalities),
         "model": dict(params["models"][dataset]),
         "training": training,

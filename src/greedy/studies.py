@@ -16,52 +16,112 @@ import pandas as pd
 from tqdm import tqdm
 
 from greedy import io
-from greedy.config import load_params, run_config, run_hash
+from greedy.config import deep_merge, load_params, run_config, run_hash
+from greedy.data import data_dir
 
 def sweep_learning_rates(params: dict, dataset: str = "cmnist") -> list[float]:
-    """num_lrs learning rates log-uniform in [lr_min, lr_max], drawn from a seeded generator."""
+    """The sweep's learning rates: the listed `lrs` (ModelNet40's nine), or num_lrs drawn
+    log-uniform in [lr_min, lr_max] from a seeded generator (CMNIST, NVGesture)."""
     sweep = params["studies"][dataset]["sweep"]
+    if sweep.get("lrs"):
+        return [float(lr) for lr in sweep["lrs"]]
     rng = np.random.default_rng([params["seed"], 20220717])  # fixed stream per base seed
     exponents = rng.uniform(np.log10(sweep["lr_min"]), np.log10(sweep["lr_max"]), sweep["num_lrs"])
     return [float(f"{lr:.6g}") for lr in 10 ** np.sort(exponents)]
 
 
-def run_id(study: str, config: dict) -> str:
+def run_id(study: str, config: dict, tag: str = "") -> str:
     name = "-".join(config["modalities"])
-    return f"{study}/{name}/{config['method']}-lr{config['lr']:.3g}_seed{config['seed']}_{run_hash(config)}"
+    return (f"{study}/{name}/{config['method']}{tag}-lr{config['lr']:.3g}_seed{config['seed']}_"
+            f"{run_hash(config)}")
 
 
-def cmnist_runs(params: dict) -> dict[str, dict]:
-    """run id -> {"study", "config"} for the uni-modal baselines, the learning-rate sweep (and
-    its repetition with each re-balancing method) and the Table 1 runs."""
-    study = params["studies"]["cmnist"]
+# Studies whose runs depend on a measured value: the α sensitivity sets α as a fraction of the
+# sweep's E[d_util], so its runs exist only once that is measured (a Snakemake checkpoint).
+MEASURED_STUDIES = ("sensitivity_alpha",)
+
+
+def study_runs(params: dict, dataset: str, measured: dict | None = None) -> dict[str, dict]:
+    """run id -> {"study", "config", "data"} for every study of `dataset` in params.yaml: the
+    uni-modal baselines, the learning-rate sweep (each pairing), its repetition with each
+    re-balancing method, the L1 study, Table 1, the sensitivity to Q and (with `measured`, the
+    sweep's {"E_d_util": ...}) to α, and extra views. "data" holds data parameters a study
+    overrides (three views), so the data rule can prepare that variant too."""
+    study = params["studies"][dataset]
+    seed0 = params["seed"]
     runs: dict[str, dict] = {}
 
-    def add(name, modalities, lr, seed, method="vanilla", **extra):
-        config = run_config(params, "cmnist", modalities, lr, seed, method)
-        runs[run_id(name, config)] = {"study": name, "config": config, **extra}
+    def add(name, modalities, lr, seed, method="vanilla", tag="", data=None, l1=None, method_overrides=None,
+            **extra):
+        run_params = deep_merge(params, {"data": {dataset: data}}) if data else params
+        config = run_config(run_params, dataset, modalities, lr, seed, method, l1, method_overrides)
+        runs[run_id(name, config, tag)] = {"study": name, "config": config, "data": data or {}, **extra}
 
-    for modality in ("mono", "gray"):
-        for r in range(study["unimodal"]["runs"]):
-            add("unimodal", [modality], study["unimodal"]["lr"], params["seed"] + r)
-    for pairing in study["sweep"]["pairings"]:
-        for i, lr in enumerate(sweep_learning_rates(params)):
-            for r in range(study["sweep"]["runs"]):
-                add("sweep", pairing, lr, params["seed"] + r, lr_index=i)
-    for method in study["method_sweep"]["methods"]:
-        for i, lr in enumerate(sweep_learning_rates(params)):
-            for r in range(study["sweep"]["runs"]):
-                add("method_sweep", study["modalities"], lr, params["seed"] + r, method=method, lr_index=i)
-    table1 = study["table1"]
-    for method in table1["methods"]:
-        for r in range(table1["runs"]):
-            add("table1", study["modalities"], table1["lr"], params["seed"] + r, method=method)
+    if "unimodal" in study:
+        for modality in study["unimodal"].get("modalities", study["modalities"]):
+            for r in range(study["unimodal"]["runs"]):
+                add("unimodal", [modality], study["unimodal"]["lr"], seed0 + r)
+    if "sweep" in study:
+        lrs = sweep_learning_rates(params, dataset)
+        for pairing in study["sweep"]["pairings"]:
+            for i, lr in enumerate(lrs):
+                for r in range(study["sweep"]["runs"]):
+                    add("sweep", pairing, lr, seed0 + r, lr_index=i)
+        for method in study.get("method_sweep", {}).get("methods", []):
+            for i, lr in enumerate(lrs):
+                for r in range(study["sweep"]["runs"]):
+                    add("method_sweep", study["modalities"], lr, seed0 + r, method=method, lr_index=i)
+    if "l1" in study:
+        for weight in study["l1"]["lambdas"]:
+            for r in range(study["l1"]["runs"]):
+                add("l1", study["modalities"], study["l1"]["lr"], seed0 + r, tag=f"_l1{weight:.3g}", l1=weight)
+    if "table1" in study:
+        for method in study["table1"]["methods"]:
+            for r in range(study["table1"]["runs"]):
+                add("table1", study["modalities"], study["table1"]["lr"], seed0 + r, method=method)
+    if "sensitivity" in study:
+        sensitivity = study["sensitivity"]
+        for q in sensitivity["rebalance_steps"]:
+            for r in range(sensitivity["runs"]):
+                add("sensitivity_q", study["modalities"], sensitivity["lr"], seed0 + r, method="guided",
+                    tag=f"_q{q}", method_overrides={"rebalance_steps": q})
+        if measured is not None:
+            for fraction in sensitivity["alpha_fractions"]:
+                alpha = float(f"{fraction * abs(measured['E_d_util']):.6g}")
+                for r in range(sensitivity["runs"]):
+                    add("sensitivity_alpha", study["modalities"], sensitivity["lr"], seed0 + r, method="guided",
+                        tag=f"_a{fraction:g}", method_overrides={"alpha": alpha}, alpha_fraction=fraction)
+    if "views" in study:
+        views = study["views"]
+        modalities = [f"view{k}" for k in range(len(views["views"]))]
+        for method in views["methods"]:
+            for r in range(views["runs"]):
+                add("views", modalities, views["lr"], seed0 + r, method=method, data={"views": views["views"]})
     return runs
 
 
+def data_variants(params: dict, dataset: str) -> dict[str, dict]:
+    """Prepared-data folder -> the data parameters that make it: the data set's own and those
+    of studies that override them (three views)."""
+    variants = {str(data_dir(params, dataset)): params["data"][dataset]}
+    for run in study_runs(params, dataset).values():
+        if run["data"]:
+            variants[run["config"]["data_dir"]] = deep_merge(params["data"][dataset], run["data"])
+    return variants
+
+
+def expected_d_util(study_csv: str, pairing: str) -> dict:
+    """E[d_util] over the finished models of one pairing of a sweep (what α is a fraction of)."""
+    frame = pd.read_csv(study_csv)
+    done = frame[(frame["pairing"] == pairing) & (frame["status"] == "completed") & frame["d_util"].notna()]
+    if done.empty:
+        raise ValueError(f"{study_csv}: no finished {pairing} model to measure E[d_util] from")
+    return {"E_d_util": float(done["d_util"].mean()), "pairing": pairing, "models": int(len(done))}
+
+
 COLUMNS = {"test_acc": "test_acc", "d_util": "d_util", "d_speed": "d_speed", "R": "R",
-           "branch0_acc": "A_f0", "branch1_acc": "A_f1", "u_m1_given_m0": "u_m1_given_m0",
-           "u_m0_given_m1": "u_m0_given_m1", "epochs_run": "epochs_run", "stopped_by": "stopped_by"}
+           "u_m1_given_m0": "u_m1_given_m0", "u_m0_given_m1": "u_m0_given_m1",
+           "epochs_run": "epochs_run", "stopped_by": "stopped_by", "l1": "l1"}
 
 
 def collect(utilization_files: list[str], progress: bool = False) -> pd.DataFrame:
@@ -73,24 +133,32 @@ def collect(utilization_files: list[str], progress: bool = False) -> pd.DataFram
         rows.append({"run": result["run"], "pairing": "+".join(result["modalities"]),
                      "modalities": len(result["modalities"]), "method": result["method"],
                      "lr": result["lr"], "seed": result["seed"], "status": result["status"],
-                     **{column: result.get(key) for column, key in COLUMNS.items()}})
+                     **{column: result.get(key) for column, key in COLUMNS.items()},
+                     **{f"branch{k}_acc": result.get(f"A_f{k}") for k in range(len(result["modalities"]))},
+                     # the sensitivity studies' Q and α (empty for methods without them)
+                     "rebalance_steps": result.get("method_params", {}).get("rebalance_steps"),
+                     "alpha": result.get("method_params", {}).get("alpha")})
     return pd.DataFrame(rows).sort_values(["pairing", "lr", "seed"]).reset_index(drop=True)
 
 
-def write_sweep_lrs(params: dict, out: str) -> list[float]:
+def write_sweep_lrs(params: dict, out: str, dataset: str = "cmnist") -> list[float]:
     """The learning-rate sweep's learning rates as a CSV (lr_index, lr)."""
-    lrs = sweep_learning_rates(params)
+    lrs = sweep_learning_rates(params, dataset)
     io.write_csv(out, pd.DataFrame({"lr_index": range(len(lrs)), "lr": lrs}))
     return lrs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`greedy collect`: utilization JSONs -> one study CSV; or, with --sweep-lrs, the sweep's
-    learning rates from the parameters."""
-    parser.add_argument("--out", required=True, help="output CSV")
+    """`greedy collect`: utilization JSONs -> one study CSV; with --sweep-lrs, the sweep's
+    learning rates from the parameters; with --expected-d-util, E[d_util] of a study CSV."""
+    parser.add_argument("--out", required=True, help="output CSV (JSON with --expected-d-util)")
     parser.add_argument("files", nargs="*", metavar="UTILIZATION_JSON", help="utilization.json of every run")
     parser.add_argument("--sweep-lrs", action="store_true",
                         help="write the learning-rate sweep's learning rates (from --params) instead")
+    parser.add_argument("--dataset", default="cmnist", help="the data set (with --sweep-lrs)")
+    parser.add_argument("--expected-d-util", metavar="STUDY_CSV",
+                        help="write E[d_util] of this study CSV's --pairing models as JSON instead")
+    parser.add_argument("--pairing", help="e.g. front+rear (with --expected-d-util)")
     parser.add_argument("--params", nargs="+", default=["params.yaml"], metavar="FILE",
                         help="params.yaml and overlays, later files win (with --sweep-lrs)")
     parser.add_argument("--params-json", help="the merged parameters as JSON (as Snakemake passes them); "
@@ -100,7 +168,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     if args.sweep_lrs:
         params = json.loads(args.params_json) if args.params_json else load_params(args.params)
-        print(json.dumps({"out": args.out, "lrs": write_sweep_lrs(params, args.out)}))
+        print(json.dumps({"out": args.out, "lrs": write_sweep_lrs(params, args.out, args.dataset)}))
+        return
+    if args.expected_d_util:
+        expected = expected_d_util(args.expected_d_util, args.pairing)
+        io.write_json(args.out, expected)
+        print(json.dumps(expected))
         return
     if not args.files:
         raise SystemExit("greedy collect: give the utilization JSONs to collect (or --sweep-lrs)")

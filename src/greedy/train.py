@@ -272,7 +272,7 @@ def _write_tables(run_dir: Path, state: dict) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", nargs="+", default=["params.yaml"], metavar="FILE",
                         help="params.yaml and overlays, later files win (default: params.yaml)")
-    parser.add_argument("--dataset", default="cmnist")
+    parser.add_argument("--dataset", default="cmnist", help="a registered data set (greedy/data/__init__.py)")
     parser.add_argument("--modalities", nargs="+", help="one (uni-modal) or more")
     parser.add_argument("--lr", type=float)
     parser.add_argument("--seed", type=int)
@@ -281,6 +281,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params-json", help="the merged parameters as JSON; replaces --params")
     parser.add_argument("--run-id", help="a run of the studies (as Snakemake passes it, e.g. "
                         "table1/mono-gray/guided-lr0.01_seed0_<hash>); replaces --modalities/--lr/--seed/--method/--l1")
+    parser.add_argument("--measured", metavar="JSON", help="with --run-id of a study that depends on a "
+                        "measured value (the α sensitivity): the JSON with that value (E_d_util)")
     parser.add_argument("--run-config", help="the run's whole configuration as JSON; replaces all of the above")
     parser.add_argument("--run-dir", required=True, help="the run folder (resumed from last.pt if there)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -296,10 +298,11 @@ def run(args: argparse.Namespace) -> dict:
     else:
         params = json.loads(args.params_json) if args.params_json else load_params(args.params)
         if args.run_id:
-            from greedy.studies import cmnist_runs
-            runs = cmnist_runs(params)
+            from greedy.studies import study_runs
+            measured = json.loads(Path(args.measured).read_text()) if args.measured else None
+            runs = study_runs(params, args.dataset, measured)
             if args.run_id not in runs:
-                raise SystemExit(f"greedy train: no run {args.run_id!r} in these parameters' studies")
+                raise SystemExit(f"greedy train: no run {args.run_id!r} in these parameters' {args.dataset} studies")
             config = runs[args.run_id]["config"]
         elif args.modalities is None or args.lr is None or args.seed is None:
             raise SystemExit("greedy train: --modalities, --lr and --seed are required without --run-id "

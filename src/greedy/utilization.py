@@ -87,7 +87,8 @@ def evaluate_run(run_dir, out_path=None, device: str | None = None) -> dict:
     result = {"run": str(run_dir), "status": status["status"], "lr": status["config"]["lr"],
               "seed": status["config"]["seed"], "modalities": status["config"]["modalities"],
               "method": status["config"]["method"], "epochs_run": status.get("epochs_run"),
-              "stopped_by": status.get("stopped_by")}
+              "stopped_by": status.get("stopped_by"), "l1": status["config"]["training"].get("l1", 0.0),
+              "method_params": status["config"].get("method_params", {})}
     if status["status"] != "completed" or not (run_dir / "best.pt").exists():
         result.update({"d_util": None, "d_speed": None, "R": None, "test_acc": None})
     else:

@@ -1,45 +1,63 @@
-# Stage 4, collect: one CSV per study from its runs' utilization JSONs, and the sweep's
-# learning rates.
+# Stage 4, collect: one CSV per study from its runs' utilization JSONs, the sweep's learning
+# rates, and E[d_util] of the sweep, which the α sensitivity study is defined by (a checkpoint:
+# Snakemake re-evaluates the DAG once it exists).
 
-rule cmnist_sweep_lrs:
-    """The learning-rate sweep's learning rates, drawn from a seeded generator, as CSV."""
+rule sweep_lrs:
+    """The learning-rate sweep's learning rates (listed, or drawn from a seeded generator), as CSV."""
     conda:
         ENV
     input:
         code=COLLECT_CODE,
     output:
-        f"{RESULTS}/cmnist/sweep_lrs.csv",
+        f"{RESULTS}/{{dataset}}/sweep_lrs.csv",
     params:
         sweep=lambda w: json.dumps({"seed": config["seed"],
-                                    "studies": {"cmnist": {"sweep": config["studies"]["cmnist"]["sweep"]}}}),
+                                    "studies": {w.dataset: {"sweep": config["studies"][w.dataset]["sweep"]}}}),
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
+        **SMALL,
     log:
-        "logs/studies/cmnist_sweep_lrs.log",
+        "logs/studies/{dataset}_sweep_lrs.log",
     shell:
-        "greedy collect --sweep-lrs --params-json {params.sweep:q} --out {output} > {log} 2>&1"
+        "greedy collect --sweep-lrs --dataset {wildcards.dataset} --params-json {params.sweep:q} "
+        "--out {output} > {log} 2>&1"
 
 
-rule cmnist_collect:
+rule collect:
     """One CSV per study: every model's accuracy, d_util, d_speed, R(f) and how it stopped."""
     conda:
         ENV
     input:
-        runs=lambda w: run_files(w.study, "utilization.json"),
+        runs=lambda w: run_files(w.dataset, w.study, "utilization.json"),
         code=COLLECT_CODE,
     output:
-        f"{RESULTS}/cmnist/{{study}}.csv",
+        f"{RESULTS}/{{dataset}}/{{study}}.csv",
     wildcard_constraints:
-        study="unimodal|sweep|method_sweep|table1",
+        study="unimodal|sweep|method_sweep|table1|l1|sensitivity_q|sensitivity_alpha|views",
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
+        **SMALL,
     log:
-        "logs/studies/cmnist_{study}.log",
+        "logs/studies/{dataset}_{study}.log",
     shell:
         "greedy collect --out {output} {input.runs} > {log} 2>&1"
+
+
+checkpoint expected_d_util:
+    """E[d_util] of the sweep's two-modality models: α of the sensitivity study is a fraction of it."""
+    conda:
+        ENV
+    input:
+        sweep=f"{RESULTS}/{{dataset}}/sweep.csv",
+        code=COLLECT_CODE,
+    output:
+        f"{RESULTS}/{{dataset}}/expected_d_util.json",
+    params:
+        pairing=lambda w: pairing(w.dataset),
+    threads: 1
+    resources:
+        **SMALL,
+    log:
+        "logs/studies/{dataset}_expected_d_util.log",
+    shell:
+        "greedy collect --expected-d-util {input.sweep} --pairing {params.pairing} --out {output} > {log} 2>&1"

@@ -1,53 +1,90 @@
-# Shared definitions: every run of every study, enumerated from params.yaml by src/greedy.
+# Shared definitions: every run of every study of every data set in config["datasets"],
+# enumerated from params.yaml by src/greedy (studies.study_runs), so Snakemake, DVC and the tests
+# see the same runs. The data set is a wildcard of every rule; its module in src/greedy/data
+# (the registry) and its params.yaml blocks are all a new data set needs.
 import json
 import os
+import re
 
-from greedy.config import cmnist_data_dir, data_code_files, training_code_files
-from greedy.studies import cmnist_runs, sweep_learning_rates
+from greedy.config import data_code_files, training_code_files
+from greedy.data import data_dir
+from greedy.studies import MEASURED_STUDIES, data_variants, study_runs
 
 RESULTS = config["results_dir"]
 ENV = "../envs/greedy.yaml"
-RUNS = cmnist_runs(config)
-CMNIST_DATA = str(cmnist_data_dir(config))
+DATASETS = config["datasets"]
+RUNS = {dataset: study_runs(config, dataset) for dataset in DATASETS}
+# prepared-data folder -> data set (a study can ask for its own variant, e.g. three views)
+DATA_DIRS = {folder: dataset for dataset in DATASETS for folder in data_variants(config, dataset)}
 
 # Values the jobs read but that must not make Snakemake rerun them when they change (device,
 # paths, evaluation batch size): the jobs get the merged parameters from the environment, which
 # Snakemake does not track, instead of `params`, which it does. What changes results is in the
 # run id (the output path) and in the code files listed as inputs below.
-os.environ.update(GREEDY_PARAMS_JSON=json.dumps(config, sort_keys=True),
-                  GREEDY_DATA_JSON=json.dumps(config["data"]["cmnist"], sort_keys=True))
+os.environ.update(GREEDY_PARAMS_JSON=json.dumps(config, sort_keys=True))
 
 
 envvars:
     "GREEDY_PARAMS_JSON",
-    "GREEDY_DATA_JSON",
 
 
 # Source files as inputs: editing one reruns the jobs that depend on it (Snakemake's mtime and
 # input triggers). The trainer then retrains when the training code really changed (its
 # fingerprint ignores comments and docstrings) and otherwise finishes from last.pt at once.
+# Each data set's jobs depend on its own data module only.
 SRC = os.path.relpath(os.path.join(workflow.basedir, "src", "greedy"))
-TRAINING_CODE = [os.path.relpath(p) for p in training_code_files(SRC, "cmnist")]
-DATA_CODE = [os.path.relpath(p) for p in data_code_files("cmnist", SRC)]
+TRAINING_CODE = {d: [os.path.relpath(p) for p in training_code_files(SRC, d)] for d in DATASETS}
+DATA_CODE = {d: [os.path.relpath(p) for p in data_code_files(d, SRC)] for d in DATASETS}
 UTILIZATION_CODE = [os.path.join(SRC, f) for f in ("utilization.py", "evaluation.py")]
 COLLECT_CODE = [os.path.join(SRC, "studies.py")]
 RENDER_CODE = [os.path.join(SRC, f) for f in ("render.py", "paper.py")]
 
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    run_id="[^/]+/[^/]+/[^/]+",
 
-def runs_of(study, pairing=None):
-    return [rid for rid, run in RUNS.items() if run["study"] == study
+
+def resource(name):
+    """A per-data-set resource of params.yaml (resources.<dataset>.<name>) for a rule."""
+    return lambda wildcards: config["resources"][wildcards.dataset][name]
+
+
+def measured_file(dataset):
+    """What the measured studies depend on: E[d_util] of the data set's sweep (checkpoint)."""
+    return f"{RESULTS}/{dataset}/expected_d_util.json"
+
+
+def run_manifest(wildcards):
+    run = RUNS[wildcards.dataset].get(wildcards.run_id)
+    folder = run["config"]["data_dir"] if run else str(data_dir(config, wildcards.dataset))
+    return f"{folder}/manifest.json"
+
+
+def runs_of(dataset, study, pairing=None):
+    """Run ids of one study; a measured study's runs exist once its checkpoint has run."""
+    if study in MEASURED_STUDIES:
+        with open(checkpoints.expected_d_util.get(dataset=dataset).output[0]) as f:
+            runs = study_runs(config, dataset, json.load(f))
+    else:
+        runs = RUNS[dataset]
+    return [rid for rid, run in runs.items() if run["study"] == study
             and (pairing is None or run["config"]["modalities"] == list(pairing))]
 
 
-def run_files(study, name, pairing=None):
-    return [f"{RESULTS}/runs/cmnist/{rid}/{name}" for rid in runs_of(study, pairing)]
+def run_files(dataset, study, name):
+    return [f"{RESULTS}/runs/{dataset}/{rid}/{name}" for rid in runs_of(dataset, study)]
 
 
-def first_table1_run(method):
+def first_table1_run(dataset, method):
     """status.json of the Table 1 run of `method` with the base seed."""
-    rid = next(r for r in runs_of("table1") if RUNS[r]["config"]["method"] == method
-               and RUNS[r]["config"]["seed"] == config["seed"])
-    return f"{RESULTS}/runs/cmnist/{rid}/status.json"
+    rid = next(r for r in runs_of(dataset, "table1") if RUNS[dataset][r]["config"]["method"] == method
+               and RUNS[dataset][r]["config"]["seed"] == config["seed"])
+    return f"{RESULTS}/runs/{dataset}/{rid}/status.json"
+
+
+def pairing(dataset):
+    """The data set's two modalities as a study CSV names them (front+rear)."""
+    return "+".join(config["studies"][dataset]["modalities"])
 
 
 def params_json(*sections):
@@ -61,5 +98,11 @@ def params_json(*sections):
     return json.dumps(out, sort_keys=True)
 
 
-# Resources every training job declares, so a cluster profile can map them.
-TRAIN_RESOURCES = dict(mem_mb=4000, runtime=240, gpu=0)
+def dataset_params(dataset, *studies):
+    """params_json of a data set's training, model, data and the named studies."""
+    return params_json(*(f"studies.{dataset}.{s}" for s in studies), f"training.{dataset}",
+                       f"models.{dataset}", f"data.{dataset}")
+
+
+# Small jobs (collect, render): what every one of them asks for.
+SMALL = dict(mem_mb=1000, runtime=10, gpu=0)

@@ -1,21 +1,32 @@
-# Stage 1, data: Colored-and-gray-MNIST, one folder per data identity (config.cmnist_data_dir).
+# Stage 1, data: one folder per data identity (greedy.data.data_dir: out_dir/<hash>), for every
+# data set of the registry. A data set whose raw files are missing stops here, saying what to
+# fetch and where to put it (the smoke run uses each data set's fixture instead).
 
-rule data_cmnist:
-    """Colored-and-gray-MNIST from MNIST (downloaded by torchvision when missing)."""
+rule data:
+    """Prepare one data set (or a study's variant of it, e.g. three views) into its folder."""
     conda:
         ENV
     input:
-        code=DATA_CODE,
+        code=lambda w: DATA_CODE[DATA_DIRS[w.data_dir]],
     output:
-        manifest=f"{CMNIST_DATA}/manifest.json",
-        train=f"{CMNIST_DATA}/train.pt",
-        test=f"{CMNIST_DATA}/test.pt",
+        manifest="{data_dir}/manifest.json",
+    wildcard_constraints:
+        data_dir="|".join(re.escape(folder) for folder in DATA_DIRS),
+    params:
+        dataset=lambda w: DATA_DIRS[w.data_dir],
     log:
-        "logs/data/cmnist.log",
+        "logs/data/{data_dir}.log",
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=4000,
+        runtime=120,
         gpu=0,
     shell:
-        "greedy prepare --data-json \"$GREEDY_DATA_JSON\" --out $(dirname {output.manifest}) > {log} 2>&1"
+        "greedy prepare --dataset {params.dataset} --params-json \"$GREEDY_PARAMS_JSON\" "
+        "--out {wildcards.data_dir} > {log} 2>&1"
+
+
+rule prepared_data:
+    """Every data set's prepared folders (DVC's data stage runs this target)."""
+    input:
+        [f"{folder}/manifest.json" for folder in DATA_DIRS],

@@ -1,63 +1,242 @@
 # Stage 5, render: tables, figures, results/index.json and results/report.md. render.py and
 # paper.py are inputs of every rule here, so editing them re-renders (and nothing else).
+# Which artifacts exist follows config["datasets"]: each data set's own figures (the paper's
+# numbering) and the shared ones (Table 1, d_util against the learning rate).
 
-rule cmnist_unimodal_table:
+# The histograms of each data set's learning-rate sweep, and of its sweep with each method.
+SWEEP_FIGURE = {"cmnist": "fig7", "modelnet40": "fig2a"}
+METHOD_FIGURE = {"cmnist": "fig5c", "modelnet40": "fig5a"}
+# Data sets whose d_util against the learning rate the paper plots (figlr).
+FIGLR_DATASETS = [d for d in ("modelnet40",) if d in DATASETS]
+
+
+def dataset_of(figures):
+    return lambda w: {figure: d for d, figure in figures.items()}[w.figure]
+
+
+rule unimodal_table:
+    """The uni-modal baselines (the paper's text quotes them) of one data set."""
     conda:
         ENV
     input:
-        sweep=f"{RESULTS}/cmnist/unimodal.csv",
+        sweep=f"{RESULTS}/{{dataset}}/unimodal.csv",
         code=RENDER_CODE,
     output:
-        csv=f"{RESULTS}/tables/cmnist_unimodal.csv",
-        md=f"{RESULTS}/tables/cmnist_unimodal.md",
-        meta=f"{RESULTS}/tables/cmnist_unimodal.meta.json",
-        metrics=f"{RESULTS}/metrics/cmnist_unimodal.json",
+        csv=f"{RESULTS}/tables/{{dataset}}_unimodal.csv",
+        md=f"{RESULTS}/tables/{{dataset}}_unimodal.md",
+        meta=f"{RESULTS}/tables/{{dataset}}_unimodal.meta.json",
+        metrics=f"{RESULTS}/metrics/{{dataset}}_unimodal.json",
     params:
-        recorded=params_json("studies.cmnist.unimodal", "training.cmnist", "models.cmnist", "data.cmnist"),
+        recorded=lambda w: dataset_params(w.dataset, "unimodal"),
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
+        **SMALL,
     log:
-        "logs/render/cmnist_unimodal.log",
+        "logs/render/{dataset}_unimodal.log",
     shell:
-        "greedy render unimodal --sweep {input.sweep} --csv {output.csv} --md {output.md} "
-        "--meta {output.meta} --metrics {output.metrics} --params-json {params.recorded:q} > {log} 2>&1"
+        "greedy render unimodal --dataset {wildcards.dataset} --sweep {input.sweep} --csv {output.csv} "
+        "--md {output.md} --meta {output.meta} --metrics {output.metrics} --params-json {params.recorded:q} "
+        "> {log} 2>&1"
 
 
-rule cmnist_fig7:
+rule sweep_histograms:
+    """fig7 (CMNIST) / fig2a (ModelNet40): d_util and d_speed histograms of the sweep's pairings."""
     conda:
         ENV
     input:
-        sweep=f"{RESULTS}/cmnist/sweep.csv",
-        lrs=f"{RESULTS}/cmnist/sweep_lrs.csv",
+        sweep=lambda w: f"{RESULTS}/{dataset_of(SWEEP_FIGURE)(w)}/sweep.csv",
+        lrs=lambda w: f"{RESULTS}/{dataset_of(SWEEP_FIGURE)(w)}/sweep_lrs.csv",
         code=RENDER_CODE,
     output:
-        png=report(f"{RESULTS}/figures/fig7.png", caption="../report/fig7.rst", category="Colored-and-gray-MNIST"),
-        meta=f"{RESULTS}/figures/fig7.meta.json",
-        metrics=f"{RESULTS}/metrics/cmnist_sweep.json",
+        png=report(f"{RESULTS}/figures/{{figure}}.png", caption="../report/sweep.rst", category="Figures"),
+        meta=f"{RESULTS}/figures/{{figure}}.meta.json",
+        metrics=f"{RESULTS}/metrics/{{figure}}_sweep.json",
+    wildcard_constraints:
+        figure="|".join(SWEEP_FIGURE.values()),
     params:
-        recorded=params_json("studies.cmnist.sweep", "training.cmnist", "models.cmnist", "data.cmnist"),
+        recorded=lambda w: dataset_params(dataset_of(SWEEP_FIGURE)(w), "sweep"),
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
+        **SMALL,
     log:
-        "logs/render/fig7.log",
+        "logs/render/{figure}.log",
     shell:
-        "greedy render fig7 --sweep {input.sweep} --png {output.png} --meta {output.meta} "
+        "greedy render {wildcards.figure} --sweep {input.sweep} --png {output.png} --meta {output.meta} "
         "--metrics {output.metrics} --params-json {params.recorded:q} > {log} 2>&1"
 
 
-rule table1:
-    """Table 1 (CMNIST column; other data sets marked not yet reproduced)."""
+rule method_histograms:
+    """fig5c (CMNIST, an extension) / fig5a (ModelNet40): d_util of vanilla vs guided vs random."""
     conda:
         ENV
     input:
-        unimodal=f"{RESULTS}/cmnist/unimodal.csv",
-        table1=f"{RESULTS}/cmnist/table1.csv",
+        sweep=lambda w: f"{RESULTS}/{dataset_of(METHOD_FIGURE)(w)}/sweep.csv",
+        method_sweep=lambda w: f"{RESULTS}/{dataset_of(METHOD_FIGURE)(w)}/method_sweep.csv",
+        code=RENDER_CODE,
+    output:
+        png=report(f"{RESULTS}/figures/{{figure}}.png", caption="../report/methods.rst", category="Figures"),
+        meta=f"{RESULTS}/figures/{{figure}}.meta.json",
+    wildcard_constraints:
+        figure="|".join(METHOD_FIGURE.values()),
+    params:
+        pairing=lambda w: pairing(dataset_of(METHOD_FIGURE)(w)),
+        recorded=lambda w: dataset_params(dataset_of(METHOD_FIGURE)(w), "sweep", "method_sweep"),
+    threads: 1
+    resources:
+        **SMALL,
+    log:
+        "logs/render/{figure}.log",
+    shell:
+        "greedy render {wildcards.figure} --sweep {input.sweep} --method-sweep {input.method_sweep} "
+        "--pairing {params.pairing} --png {output.png} --meta {output.meta} "
+        "--params-json {params.recorded:q} > {log} 2>&1"
+
+
+rule dspeed_plot:
+    """d_speed over training steps, re-balancing windows shaded: one guided and one vanilla run."""
+    conda:
+        ENV
+    input:
+        guided=lambda w: first_table1_run("cmnist", "guided"),
+        vanilla=lambda w: first_table1_run("cmnist", "vanilla"),
+        code=RENDER_CODE,
+    output:
+        png=report(f"{RESULTS}/figures/dspeed_steps.png", caption="../report/dspeed.rst",
+                   category="Figures"),
+        meta=f"{RESULTS}/figures/dspeed_steps.meta.json",
+    params:
+        recorded=params_json("studies.cmnist.table1", "training.cmnist", "models.cmnist"),
+    threads: 1
+    resources:
+        **SMALL,
+    log:
+        "logs/render/dspeed_steps.log",
+    shell:
+        "greedy render dspeed --guided {input.guided} --vanilla {input.vanilla} "
+        "--png {output.png} --meta {output.meta} --params-json {params.recorded:q} > {log} 2>&1"
+
+
+rule l1_figures:
+    """fig3 (R(f) vs λ), fig4 (|d_util|, |d_speed| vs log λ), fig8 (vs R(f)): the L1 study."""
+    conda:
+        ENV
+    input:
+        l1=f"{RESULTS}/modelnet40/l1.csv",
+        code=RENDER_CODE,
+    output:
+        png=report(f"{RESULTS}/figures/{{figure}}.png", caption="../report/l1.rst", category="Figures"),
+        meta=f"{RESULTS}/figures/{{figure}}.meta.json",
+    wildcard_constraints:
+        figure="fig3|fig4|fig8",
+    params:
+        recorded=dataset_params("modelnet40", "l1"),
+    threads: 1
+    resources:
+        **SMALL,
+    log:
+        "logs/render/{figure}.log",
+    shell:
+        "greedy render {wildcards.figure} --l1 {input.l1} --png {output.png} --meta {output.meta} "
+        "--params-json {params.recorded:q} > {log} 2>&1"
+
+
+rule fig9a:
+    """Sensitivity of d_util and accuracy to Q, the number of re-balancing steps."""
+    conda:
+        ENV
+    input:
+        study=f"{RESULTS}/modelnet40/sensitivity_q.csv",
+        code=RENDER_CODE,
+    output:
+        png=report(f"{RESULTS}/figures/fig9a.png", caption="../report/sensitivity.rst", category="Figures"),
+        meta=f"{RESULTS}/figures/fig9a.meta.json",
+    params:
+        recorded=dataset_params("modelnet40", "sensitivity"),
+    threads: 1
+    resources:
+        **SMALL,
+    log:
+        "logs/render/fig9a.log",
+    shell:
+        "greedy render fig9a --sensitivity {input.study} --png {output.png} --meta {output.meta} "
+        "--params-json {params.recorded:q} > {log} 2>&1"
+
+
+rule fig9b:
+    """Sensitivity to α, as fractions of the sweep's E[d_util] (measured first: a checkpoint)."""
+    conda:
+        ENV
+    input:
+        study=f"{RESULTS}/modelnet40/sensitivity_alpha.csv",
+        expected=measured_file("modelnet40"),
+        code=RENDER_CODE,
+    output:
+        png=report(f"{RESULTS}/figures/fig9b.png", caption="../report/sensitivity.rst", category="Figures"),
+        meta=f"{RESULTS}/figures/fig9b.meta.json",
+    params:
+        recorded=dataset_params("modelnet40", "sensitivity"),
+    threads: 1
+    resources:
+        **SMALL,
+    log:
+        "logs/render/fig9b.log",
+    shell:
+        "greedy render fig9b --alpha-study {input.study} --expected {input.expected} --png {output.png} "
+        "--meta {output.meta} --params-json {params.recorded:q} > {log} 2>&1"
+
+
+rule views_table:
+    """Three views of ModelNet40, vanilla vs guided (the paper's text)."""
+    conda:
+        ENV
+    input:
+        study=f"{RESULTS}/modelnet40/views.csv",
+        code=RENDER_CODE,
+    output:
+        md=f"{RESULTS}/tables/modelnet40_views.md",
+        meta=f"{RESULTS}/tables/modelnet40_views.meta.json",
+    params:
+        recorded=dataset_params("modelnet40", "views"),
+    threads: 1
+    resources:
+        **SMALL,
+    log:
+        "logs/render/modelnet40_views.log",
+    shell:
+        "greedy render views --views {input.study} --md {output.md} --meta {output.meta} "
+        "--params-json {params.recorded:q} > {log} 2>&1"
+
+
+rule figlr:
+    """d_util against the learning rate (the draft's appendix figure), one panel per data set."""
+    conda:
+        ENV
+    input:
+        sweeps=[f"{RESULTS}/{d}/sweep.csv" for d in FIGLR_DATASETS],
+        code=RENDER_CODE,
+    output:
+        png=report(f"{RESULTS}/figures/figlr.png", caption="../report/sweep.rst", category="Figures"),
+        meta=f"{RESULTS}/figures/figlr.meta.json",
+    params:
+        sweeps=" ".join(f"{d}={RESULTS}/{d}/sweep.csv" for d in FIGLR_DATASETS),
+        recorded=params_json(*(f"studies.{d}.sweep" for d in FIGLR_DATASETS)),
+    threads: 1
+    resources:
+        **SMALL,
+    log:
+        "logs/render/figlr.log",
+    shell:
+        "greedy render figlr --sweep {params.sweeps} --png {output.png} --meta {output.meta} "
+        "--params-json {params.recorded:q} > {log} 2>&1"
+
+
+rule table1:
+    """Table 1: every data set in config["datasets"]; the others marked not yet reproduced."""
+    conda:
+        ENV
+    input:
+        unimodal=[f"{RESULTS}/{d}/unimodal.csv" for d in DATASETS],
+        table1=[f"{RESULTS}/{d}/table1.csv" for d in DATASETS],
         code=RENDER_CODE,
     output:
         csv=f"{RESULTS}/tables/table1.csv",
@@ -66,81 +245,38 @@ rule table1:
         meta=f"{RESULTS}/tables/table1.meta.json",
     params:
         prefix=lambda w, output: output.csv[: -len(".csv")],
-        recorded=params_json("studies.cmnist.table1", "studies.cmnist.unimodal", "training.cmnist",
-                             "models.cmnist", "data.cmnist"),
+        unimodal=" ".join(f"{d}={RESULTS}/{d}/unimodal.csv" for d in DATASETS),
+        table1=" ".join(f"{d}={RESULTS}/{d}/table1.csv" for d in DATASETS),
+        recorded=params_json(*(f"{section}.{d}" for d in DATASETS
+                               for section in ("studies", "training", "models", "data"))),
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
+        **SMALL,
     log:
         "logs/render/table1.log",
     shell:
-        "greedy render table1 --unimodal {input.unimodal} --table1 {input.table1} "
+        "greedy render table1 --unimodal {params.unimodal} --table1 {params.table1} "
         "--out-prefix {params.prefix} --meta {output.meta} --params-json {params.recorded:q} > {log} 2>&1"
 
 
-rule cmnist_fig5c:
-    """Extension of the paper's Fig. 5 to CMNIST: d_util of vanilla vs guided vs random sweeps."""
-    conda:
-        ENV
-    input:
-        sweep=f"{RESULTS}/cmnist/sweep.csv",
-        method_sweep=f"{RESULTS}/cmnist/method_sweep.csv",
-        code=RENDER_CODE,
-    output:
-        png=report(f"{RESULTS}/figures/fig5c.png", caption="../report/fig5c.rst", category="Colored-and-gray-MNIST"),
-        meta=f"{RESULTS}/figures/fig5c.meta.json",
-    params:
-        pairing="+".join(config["studies"]["cmnist"]["modalities"]),
-        recorded=params_json("studies.cmnist.sweep", "studies.cmnist.method_sweep", "studies.cmnist.table1",
-                             "training.cmnist", "models.cmnist", "data.cmnist"),
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
-    log:
-        "logs/render/fig5c.log",
-    shell:
-        "greedy render fig5c --sweep {input.sweep} --method-sweep {input.method_sweep} "
-        "--pairing {params.pairing} --png {output.png} --meta {output.meta} "
-        "--params-json {params.recorded:q} > {log} 2>&1"
+def meta_files():
+    """Every artifact's meta.json for the data sets in config["datasets"]."""
+    files = [f"{RESULTS}/tables/table1.meta.json"]
+    for dataset in DATASETS:
+        files += [f"{RESULTS}/tables/{dataset}_unimodal.meta.json",
+                  f"{RESULTS}/figures/{SWEEP_FIGURE[dataset]}.meta.json",
+                  f"{RESULTS}/figures/{METHOD_FIGURE[dataset]}.meta.json"]
+    if "cmnist" in DATASETS:
+        files.append(f"{RESULTS}/figures/dspeed_steps.meta.json")
+    if "modelnet40" in DATASETS:
+        files += [f"{RESULTS}/figures/{f}.meta.json" for f in ("fig3", "fig4", "fig8", "fig9a", "fig9b")]
+        files.append(f"{RESULTS}/tables/modelnet40_views.meta.json")
+    if FIGLR_DATASETS:
+        files.append(f"{RESULTS}/figures/figlr.meta.json")
+    return files
 
 
-rule cmnist_dspeed_plot:
-    """d_speed over training steps, re-balancing windows shaded: one guided and one vanilla run."""
-    conda:
-        ENV
-    input:
-        guided=lambda w: first_table1_run("guided"),
-        vanilla=lambda w: first_table1_run("vanilla"),
-        code=RENDER_CODE,
-    output:
-        png=report(f"{RESULTS}/figures/dspeed_steps.png", caption="../report/dspeed.rst",
-                   category="Colored-and-gray-MNIST"),
-        meta=f"{RESULTS}/figures/dspeed_steps.meta.json",
-    params:
-        recorded=params_json("studies.cmnist.table1", "training.cmnist", "models.cmnist"),
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
-    log:
-        "logs/render/dspeed_steps.log",
-    shell:
-        "greedy render dspeed --guided {input.guided} --vanilla {input.vanilla} "
-        "--png {output.png} --meta {output.meta} --params-json {params.recorded:q} > {log} 2>&1"
-
-
-META_FILES = [
-    f"{RESULTS}/tables/cmnist_unimodal.meta.json",
-    f"{RESULTS}/figures/fig7.meta.json",
-    f"{RESULTS}/tables/table1.meta.json",
-    f"{RESULTS}/figures/fig5c.meta.json",
-    f"{RESULTS}/figures/dspeed_steps.meta.json",
-]
+META_FILES = meta_files()
 
 
 rule report:
@@ -155,9 +291,7 @@ rule report:
         report(f"{RESULTS}/report.md", caption="../report/paper_comparison.rst", category="Paper comparison"),
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
+        **SMALL,
     log:
         "logs/render/report.log",
     shell:
@@ -175,9 +309,7 @@ rule index:
         f"{RESULTS}/index.json",
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
+        **SMALL,
     log:
         "logs/render/index.log",
     shell:

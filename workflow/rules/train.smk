@@ -1,23 +1,28 @@
-# Stage 2, training: one job per run of every study (uni-modal baselines, learning-rate sweeps,
-# method sweeps, Table 1). The run id names the folder and carries the hash of what changes the
-# run's results (config.run_hash); the training code files are inputs, so editing them reruns.
+# Stage 2, training: one job per run of every study of every data set. The run id names the
+# folder and carries the hash of what changes the run's results (config.run_hash); the training
+# code files are inputs, so editing them reruns. Resources come from params.yaml per data set.
 
-rule train_cmnist:
-    """Train one CMNIST model; resumes from the run's last.pt when the training code is the same."""
+rule train:
+    """Train one model; resumes from the run's last.pt when the training code is the same."""
     conda:
         ENV
     input:
-        manifest=f"{CMNIST_DATA}/manifest.json",
-        code=TRAINING_CODE,
+        manifest=run_manifest,
+        code=lambda w: TRAINING_CODE[w.dataset],
+        # the α sensitivity's runs are defined by the sweep's measured E[d_util]
+        measured=lambda w: [measured_file(w.dataset)] if w.run_id.split("/")[0] in MEASURED_STUDIES else [],
     output:
-        status=f"{RESULTS}/runs/cmnist/{{run_id}}/status.json",
-    wildcard_constraints:
-        run_id="[^/]+/[^/]+/[^/]+",
-    threads: 1
+        status=f"{RESULTS}/runs/{{dataset}}/{{run_id}}/status.json",
+    params:
+        measured=lambda w, input: f"--measured {input.measured}" if input.measured else "",
+    threads: resource("threads")
     resources:
-        **TRAIN_RESOURCES,
+        mem_mb=resource("mem_mb"),
+        runtime=resource("runtime"),
+        gpu=resource("gpu"),
     log:
-        "logs/train/cmnist/{run_id}.log",
+        "logs/train/{dataset}/{run_id}.log",
     shell:
-        "greedy train --run-id {wildcards.run_id} --params-json \"$GREEDY_PARAMS_JSON\" "
-        "--run-dir $(dirname {output.status}) --threads {threads} > {log} 2>&1"
+        "greedy train --dataset {wildcards.dataset} --run-id {wildcards.run_id} {params.measured} "
+        "--params-json \"$GREEDY_PARAMS_JSON\" --run-dir $(dirname {output.status}) --threads {threads} "
+        "> {log} 2>&1"

@@ -1,11 +1,62 @@
-"""Data sets by name. Each provides its modalities' channel counts and batch iterables."""
+"""Data sets by name: the registry every stage reads instead of naming a data set.
+
+A data set is one module `greedy/data/<name>.py`, listed in DATASETS, that defines:
+
+    CODE                 extra source files (relative to the package) whose edits change its data
+    identity(data)       the data.<name> parameters that shape the prepared data, without paths
+    prepare_data(data, out, download=False) -> manifest   build the prepared folder `out`
+    load_splits(data_dir, modalities, batch_size, eval_batch_size, seed) -> Splits fields
+    make_fixture(root)   a small tree in the real on-disk format, for tests and the smoke run
+
+Adding a data set is its module, its architecture (models.py), its params.yaml blocks
+(data, models, training, methods, studies, resources) and its artifacts; the rules, run ids and
+the command line take it by name.
+"""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Iterable, Sequence
 
 import torch
+
+DATASETS = ("cmnist", "modelnet40")
+
+
+class DataMissing(RuntimeError):
+    """The raw data is not there and cannot be fetched here: the message says what to download
+    and where to put it."""
+
+
+def dataset_module(name: str) -> ModuleType:
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; registered: {list(DATASETS)} (greedy/data/__init__.py)")
+    return importlib.import_module(f"greedy.data.{name}")
+
+
+def code_files(name: str) -> list[str]:
+    """The data set's own source files, relative to the package: editing another data set's module
+    retrains nothing here."""
+    return ["data/__init__.py", f"data/{name}.py", *dataset_module(name).CODE]
+
+
+def data_dir(params: dict, name: str) -> Path:
+    """Prepared-data folder: data.<name>.out_dir/<hash of the data's identity>, so changed data
+    parameters give a new folder and moving the raw files does not."""
+    from greedy.config import short_hash
+    data = params["data"][name]
+    return Path(data["out_dir"]) / short_hash(dataset_module(name).identity(data))
+
+
+def prepare(params: dict, name: str, download: bool = False) -> Path:
+    """The prepared folder of these parameters, built first when its manifest is not there."""
+    out = data_dir(params, name)
+    if not (out / "manifest.json").exists():
+        dataset_module(name).prepare_data(params["data"][name], out, download=download)
+    return out
 
 
 @dataclass
@@ -37,25 +88,4 @@ def carve_holdout(splits: Splits, fraction: float, seed: int) -> Splits:
 
 def load_splits(dataset: str, data_dir: str, modalities: Sequence[str], batch_size: int,
                 eval_batch_size: int, seed: int) -> Splits:
-    from greedy.data import cmnist  # imported here so `python -m greedy.data.cmnist` runs cleanly
-    if dataset == "modelnet40":
-        from greedy.data import modelnet40
-        return Splits(**modelnet40.load_splits(data_dir, modalities, batch_size, eval_batch_size, seed))
-    if dataset != "cmnist":
-        raise ValueError(f"data set {dataset!r} is not in the pipeline yet; available: ['cmnist', 'modelnet40']")
-    unknown = [m for m in modalities if m not in cmnist.MODALITY_CHANNELS]
-    if unknown:
-        raise ValueError(f"unknown cmnist modalities {unknown}; choose from {sorted(cmnist.MODALITY_CHANNELS)}")
-    train = cmnist.load_split(data_dir, "train")
-    test = cmnist.load_split(data_dir, "test")
-    val_is_test = cmnist.read_manifest(data_dir)["validation_split"] == "test"
-    val = test if val_is_test else cmnist.load_split(data_dir, "val")
-    return Splits(
-        train=cmnist.Batches(train, modalities, batch_size, shuffle=True, seed=seed),
-        train_eval=cmnist.Batches(train, modalities, eval_batch_size),
-        val=cmnist.Batches(val, modalities, eval_batch_size),
-        test=cmnist.Batches(test, modalities, eval_batch_size),
-        val_is_test=val_is_test,
-        num_classes=cmnist.NUM_CLASSES,
-        in_channels=[cmnist.MODALITY_CHANNELS[m] for m in modalities],
-    )
+    return Splits(**dataset_module(dataset).load_splits(data_dir, modalities, batch_size, eval_batch_size, seed))

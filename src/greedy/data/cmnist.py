@@ -15,8 +15,6 @@ colour image, MNIST's 0.1307/0.3081 for the gray one.
 """
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -24,7 +22,7 @@ import numpy as np
 import torch
 
 from greedy import io
-from greedy.data.mnist import fetch_mnist
+from greedy.data.mnist import fetch_mnist, make_subset, mnist_digits
 
 # LNL's ten mean colours (0-255), estimated from their published examples (REFERENCE section 3).
 PALETTES = {
@@ -228,7 +226,7 @@ def read_manifest(data_dir) -> dict:
     path = Path(data_dir) / "manifest.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: prepare the data first "
-                                f"(`greedy prepare` or the Snakemake rule data_cmnist)")
+                                f"(`greedy prepare` or the Snakemake rule data)")
     return io.read_json(path)
 
 
@@ -241,37 +239,45 @@ def load_split(data_dir, name: str) -> dict:
     return torch.load(Path(data_dir) / SPLIT_FILES[name])
 
 
-def prepare(params: dict) -> Path:
-    """The prepared data folder of these parameters, built first if it is not there yet."""
-    from greedy.config import cmnist_data_dir
-    out = cmnist_data_dir(params)
-    if not (out / "manifest.json").exists():
-        cfg = dict(params["data"]["cmnist"])
-        cfg.pop("out_dir")
-        build(cfg.pop("mnist_root"), out, **cfg)
-    return out
+# ----------------------------------------------------------------------------------------------
+# the data-set interface (greedy/data/__init__.py)
+
+CODE = ("data/mnist.py",)
 
 
-def main(argv=None) -> None:
-    from greedy.config import cmnist_data_dir, load_params
-    parser = argparse.ArgumentParser(description="Build Colored-and-gray-MNIST from params.yaml.")
-    parser.add_argument("--params", nargs="+", default=["params.yaml"],
-                        help="params.yaml and overlays, later files win")
-    parser.add_argument("--data-json", help="the data.cmnist section as JSON (as Snakemake passes it)")
-    parser.add_argument("--out", help="output folder (default: data.cmnist.out_dir/<params hash>)")
-    args = parser.parse_args(argv)
-    if args.data_json:
-        cfg = json.loads(args.data_json)
-        out = args.out or cmnist_data_dir({"data": {"cmnist": cfg}})
-    else:
-        params = load_params(args.params)
-        cfg = dict(params["data"]["cmnist"])
-        out = args.out or cmnist_data_dir(params)
-    cfg = dict(cfg)
-    cfg.pop("out_dir")
-    manifest = build(cfg.pop("mnist_root"), out, **cfg)
-    print(json.dumps({"out": str(out), "counts": manifest["counts"]}))
+def identity(data: dict) -> dict:
+    """The data.cmnist parameters that shape the prepared data, without paths: where MNIST and
+    the output live does not matter, which MNIST (its digit counts) and which LNL file (its
+    name, which carries the colour variance) do."""
+    identity = {k: v for k, v in data.items() if k not in ("mnist_root", "out_dir")}
+    identity["mnist_digits"] = mnist_digits(data["mnist_root"])
+    if identity.get("lnl_file"):
+        identity["lnl_file"] = Path(identity["lnl_file"]).name
+    return identity
 
 
-if __name__ == "__main__":
-    main()
+def prepare_data(data: dict, out, download: bool = False) -> dict:
+    """Colour MNIST (fetched by torchvision when missing) into `out`."""
+    cfg = {k: v for k, v in data.items() if k not in ("mnist_root", "out_dir")}
+    return build(data["mnist_root"], out, **cfg)
+
+
+def load_splits(data_dir, modalities: Sequence[str], batch_size: int, eval_batch_size: int, seed: int) -> dict:
+    """The fields of greedy.data.Splits for a prepared CMNIST folder."""
+    unknown = [m for m in modalities if m not in MODALITY_CHANNELS]
+    if unknown:
+        raise ValueError(f"unknown cmnist modalities {unknown}; choose from {sorted(MODALITY_CHANNELS)}")
+    train, test = load_split(data_dir, "train"), load_split(data_dir, "test")
+    val_is_test = read_manifest(data_dir)["validation_split"] == "test"
+    val = test if val_is_test else load_split(data_dir, "val")
+    return {"train": Batches(train, modalities, batch_size, shuffle=True, seed=seed),
+            "train_eval": Batches(train, modalities, eval_batch_size),
+            "val": Batches(val, modalities, eval_batch_size),
+            "test": Batches(test, modalities, eval_batch_size),
+            "val_is_test": val_is_test, "num_classes": NUM_CLASSES,
+            "in_channels": [MODALITY_CHANNELS[m] for m in modalities]}
+
+
+def make_fixture(root, source_root="data/mnist", n_train: int = 3000, n_test: int = 1000) -> Path:
+    """A real-MNIST subset (the first digits) in MNIST's own format: CMNIST's smoke data."""
+    return make_subset(source_root, root, n_train, n_test)

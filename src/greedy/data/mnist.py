@@ -6,11 +6,19 @@ torchvision's MNIST knows the mirrors and md5 checksums of the four original fil
 from __future__ import annotations
 
 import argparse
+import functools
+import gzip
 from pathlib import Path
 
 import numpy as np
 import torch
 from torchvision.datasets import MNIST
+
+from greedy.data import DataMissing
+
+
+class MNISTMissing(DataMissing, FileNotFoundError):
+    """MNIST is not on disk and could not be downloaded."""
 
 
 def fetch_mnist(root: str | Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -20,12 +28,32 @@ def fetch_mnist(root: str | Path, train: bool) -> tuple[torch.Tensor, torch.Tens
         dataset = MNIST(str(root), train=train, download=True)
     except Exception as error:  # no network, bad checksum, unreadable file
         files = ", ".join(name for name, _ in MNIST.resources)
-        raise FileNotFoundError(
+        raise MNISTMissing(
             f"MNIST is not in {root / 'MNIST' / 'raw'} and could not be downloaded ({error}). "
             f"Fetch {files} from {MNIST.mirrors[0]} (md5s in torchvision.datasets.MNIST.resources) "
             f"and put them in {root / 'MNIST' / 'raw'}/, or set data.cmnist.mnist_root in params.yaml."
         ) from error
     return dataset.data.clone(), dataset.targets.clone()
+
+
+@functools.lru_cache(maxsize=None)
+def _mnist_digits(root: str) -> tuple[tuple[str, int], ...]:
+    counts = {"train": 60000, "test": 10000}
+    raw = Path(root) / "MNIST" / "raw"
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        for name, opener in ((f"{prefix}-labels-idx1-ubyte", open), (f"{prefix}-labels-idx1-ubyte.gz", gzip.open)):
+            if (raw / name).exists():
+                with opener(raw / name, "rb") as f:
+                    counts[split] = int.from_bytes(f.read(8)[4:8], "big")
+                break
+    return tuple(counts.items())
+
+
+def mnist_digits(root: str | Path) -> dict:
+    """How many training and test digits the MNIST files under `root` hold (read from the IDX
+    headers): what identifies the source in hashes, instead of its path. Missing files are the
+    standard 60,000 / 10,000 that torchvision downloads."""
+    return dict(_mnist_digits(str(Path(root).resolve())))
 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:

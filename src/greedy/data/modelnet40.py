@@ -15,8 +15,6 @@ layout for tests and the smoke run.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import re
 import shutil
@@ -31,6 +29,7 @@ import torch
 from PIL import Image
 
 from greedy import io
+from greedy.data import DataMissing
 
 # Linked as "Shaded Images" from github.com/jongchyisu/mvcnn_pytorch README.md (the MVCNN authors'
 # PyTorch code, "put it under modelnet40_images_new_12x"). No checksum is published.
@@ -63,7 +62,7 @@ class ModelNet40Error(RuntimeError):
     """The renders are unusable as they are: wrong checksum, counts, views or file names."""
 
 
-class ModelNet40Missing(ModelNet40Error):
+class ModelNet40Missing(ModelNet40Error, DataMissing):
     """Neither the extracted tree nor the archive is there (and nothing may be downloaded)."""
 
 
@@ -398,17 +397,22 @@ FIXTURE_CLASSES = ("airplane", "flower_pot", "night_stand", "range_hood")
 
 def fixture_view(label: int, n_classes: int, view: int, size: int,
                  rng: np.random.Generator) -> np.ndarray:
-    """uint8 [H, W, 3]: the front view (v001) shows a horizontal bar whose row encodes the class,
-    the rear (v007) a vertical bar whose column does; views between blend the two. A corner
-    block encodes the view number, so a wrong view is visible in the pixels."""
+    """uint8 [H, W, 3]: the class is the number of stripes (label + 1), horizontal in the front
+    view (v001) and vertical in the rear (v007), views between blending the two, tinted by class;
+    the stripes sit at a random offset, so position alone tells nothing.
+    A corner block encodes the view number, so a wrong view is visible in the pixels."""
     image = np.zeros((size, size, 3), np.float32)
-    band = max(2, size // 8)
-    pos = int(np.clip(label * (size - band) // n_classes + rng.integers(-1, 2), 0, size - band))
+    stripes = label + 1
+    period = size // (n_classes + 1)
+    width = max(1, period // 2)
+    offset = int(rng.integers(0, size - stripes * period + 1))
     rear = (1 - np.cos(2 * np.pi * view / VIEWS_PER_OBJECT)) / 2  # 0 at v001, 1 at v007
-    image[pos:pos + band, :, :] += (1 - rear) * 200
-    image[:, pos:pos + band, :] += rear * 200
+    hue = np.roll([1.0, 0.6, 0.3], label % 3)  # a class tint too: learnable in a few epochs
+    for k in range(stripes):
+        start = offset + k * period
+        image[start:start + width, :, :] += (1 - rear) * 200 * hue
+        image[:, start:start + width, :] += rear * 200 * hue
     image[:3, :view + 1, 0] = 255  # view marker in the red channel
-    image *= np.array([1.0, 0.9, 0.8])  # channels differ: a channel mix-up shows
     image += rng.normal(0, 12, image.shape)
     return image.clip(0, 255).astype(np.uint8)
 
@@ -435,47 +439,35 @@ def make_fixture(root, classes: Sequence[str] = FIXTURE_CLASSES,
 
 
 # ----------------------------------------------------------------------------------------------
+# the data-set interface (greedy/data/__init__.py)
 
-def _config(args) -> dict:
-    if args.data_json:
-        return json.loads(args.data_json)
-    from greedy.config import load_params
-    return load_params(args.params)["data"]["modelnet40"]
+CODE = ()
+PATHS = ("url", "archive", "root", "out_dir")  # where things are, not what the data is
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="ModelNet40 MVCNN renders: fetch, prepare, fixture.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("fetch", "prepare"):
-        sub = commands.add_parser(name, help=f"{name} with the data.modelnet40 parameters")
-        sub.add_argument("--params", nargs="+", default=["params.yaml"],
-                         help="params.yaml and overlays, later files win")
-        sub.add_argument("--data-json", help="the data.modelnet40 section as JSON (from Snakemake)")
-        sub.add_argument("--download", action="store_true", help="download the archive if missing")
-    commands.choices["prepare"].add_argument("--out", help="output folder (default: out_dir)")
-    fixture = commands.add_parser("fixture", help="write a small tree in the MVCNN layout")
-    fixture.add_argument("out")
-    fixture.add_argument("--classes", nargs="+", default=list(FIXTURE_CLASSES))
-    fixture.add_argument("--train", type=int, default=8, help="training objects per class")
-    fixture.add_argument("--test", type=int, default=4, help="test objects per class")
-    fixture.add_argument("--size", type=int, default=32)
-    fixture.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-
-    if args.command == "fixture":
-        make_fixture(args.out, args.classes, (args.train, args.test), args.size, args.seed)
-        print(json.dumps({"out": args.out, "classes": sorted(args.classes)}))
-        return
-    cfg = _config(args)
-    try:
-        root = fetch(cfg["root"], cfg["archive"], cfg["url"], cfg["sha256"], args.download)
-        if args.command == "prepare":
-            manifest = prepare(root, args.out or cfg["out_dir"], cfg["views"],
-                               cfg["validation_fraction"], cfg["seed"], cfg["size"])
-            print(json.dumps({"out": args.out or cfg["out_dir"], "totals": manifest["totals"]}))
-    except ModelNet40Error as error:
-        raise SystemExit(f"{type(error).__name__}: {error}")  # the message, not a traceback
+def identity(data: dict) -> dict:
+    """The data.modelnet40 parameters that shape the prepared arrays, without paths: the views,
+    the validation split, the size and the source (the real archive, by checksum, or a fixture)."""
+    identity = {k: v for k, v in data.items() if k not in PATHS}
+    if data.get("source") != "fixture":
+        identity.pop("fixture", None)
+    return identity
 
 
-if __name__ == "__main__":
-    main()
+def prepare_data(data: dict, out, download: bool = False) -> dict:
+    """Find (or extract, or download) the renders and prepare them into `out`; with
+    `source: fixture`, first write the fixture tree to `root` (the smoke run's data)."""
+    if data.get("source") == "fixture":
+        root = Path(data["root"])
+        fixture = {"train": 24, "test": 8, "size": 32, "seed": 0, **(data.get("fixture") or {})}
+        marker = root / FIXTURE_MARKER
+        written = io.read_json(marker) if marker.exists() else None
+        if written is None or (written.get("size"), written.get("seed"), written.get("counts")) != (
+                fixture["size"], fixture["seed"],
+                {c: [fixture["train"], fixture["test"]] for c in FIXTURE_CLASSES}):
+            shutil.rmtree(root, ignore_errors=True)  # another fixture: rewrite, never mix the two
+            make_fixture(root, objects_per_class=(fixture["train"], fixture["test"]),
+                         size=fixture["size"], seed=fixture["seed"])
+    else:
+        root = fetch(data["root"], data["archive"], data["url"], data["sha256"], download)
+    return prepare(root, out, data["views"], data["validation_fraction"], data["seed"], data["size"])
