@@ -46,7 +46,8 @@ def test_render_lists_the_registry(capsys):
     with pytest.raises(SystemExit):
         cli.main(["render", "--help"])
     out = capsys.readouterr().out
-    assert set(ARTIFACTS) == {"unimodal", "fig7", "fig5c", "dspeed", "table1"}
+    assert set(ARTIFACTS) == {"unimodal", "fig7", "fig5c", "dspeed", "table1", "fig2a", "fig5a", "figlr",
+                              "fig3", "fig4", "fig8", "fig9a", "fig9b", "views"}
     for name in ARTIFACTS:
         assert name in out
 

@@ -19,11 +19,11 @@ same commands (workflow/rules/*.smk).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
-from typing import Callable
 
-from greedy import benchmark, diagnose, render, studies, train, utilization
+from greedy import studies
 from greedy.config import ParamsError, load_params
 from greedy.data import DATASETS, DataMissing, data_dir, dataset_module
 
@@ -61,42 +61,47 @@ def _prepare(args: argparse.Namespace) -> None:
     print(json.dumps({"out": out, "counts": manifest.get("totals", manifest.get("counts"))}))
 
 
-# subcommand -> (one-line help, add_arguments, run)
-COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
+# subcommand -> (one-line help, module, its add_arguments, its run). A module is imported only
+# for the command that runs (a training job does not load matplotlib, a render job not torch).
+COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "prepare": ("prepare a data set of the registry (greedy/data): CMNIST, ModelNet40 views, or write its fixture",
-                _prepare_arguments, _prepare),
-    "train": ("train one model (resumes from its last checkpoint)", train.add_arguments, train.run),
+                "greedy.cli", "_prepare_arguments", "_prepare"),
+    "train": ("train one model (resumes from its last checkpoint)", "greedy.train", "add_arguments", "run"),
     "utilization": ("d_util, d_speed at the best-validation step and R(f) of trained runs",
-                    utilization.add_arguments, utilization.run),
+                    "greedy.utilization", "add_arguments", "run"),
     "collect": ("gather utilization JSONs into one study CSV (or write the sweep's learning rates)",
-                studies.add_arguments, studies.run),
-    "render": ("render one table or figure (an artifact of the registry)", render.add_arguments, render.run),
+                "greedy.studies", "add_arguments", "run"),
+    "render": ("render one table or figure (an artifact of the registry)", "greedy.render", "add_arguments", "run"),
     "report": ("results/report.md: every paper artifact, ours beside the paper's",
-               render.add_report_arguments, render.run_report),
+               "greedy.render", "add_report_arguments", "run_report"),
     "index": ("results/index.json: every rendered artifact and what made it",
-              render.add_index_arguments, render.run_index),
+              "greedy.render", "add_index_arguments", "run_index"),
     "benchmark": ("trainer vs a bare training loop, and the cost of the measurements",
-                  benchmark.add_arguments, benchmark.run),
+                  "greedy.benchmark", "add_arguments", "run"),
     "diagnose": ("how each branch votes in trained models' fused predictions",
-                 diagnose.add_arguments, diagnose.run),
+                 "greedy.diagnose", "add_arguments", "run"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or, with `only`, every command listed and `only`'s arguments."""
     parser = argparse.ArgumentParser(
         prog="greedy", description="Reproduction pipeline for Wu et al. (ICML 2022), 'Characterizing and "
         "Overcoming the Greedy Nature of Learning in Multi-modal Deep Neural Networks'.",
         epilog="`greedy COMMAND --help` describes each command. The whole DAG: `snakemake --cores all`.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (help_text, add_arguments, run) in COMMANDS.items():
+    for name, (help_text, module_name, add_arguments, run) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments(command)
-        command.set_defaults(run=run)
+        if only in (None, name):
+            module = importlib.import_module(module_name)
+            getattr(module, add_arguments)(command)
+            command.set_defaults(run=getattr(module, run))
     return parser
 
 
 def main(argv=None) -> None:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
     try:
         args.run(args)
     except ParamsError as error:  # a bad parameter file: its message names the file and the key

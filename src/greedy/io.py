@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -47,6 +46,7 @@ def torch_save(path, obj: Any) -> Path:
     # Serialise in memory first: torch.save names the archive after the file, and the temporary
     # name would make identical content hash differently.
     buffer = io.BytesIO()
+    import torch  # here: reading and writing JSON/CSV (collect, render) does not load torch
     torch.save(obj, buffer)
 
     def write(tmp):

@@ -21,8 +21,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterable, Sequence
 
-import torch
-
 DATASETS = ("cmnist", "modelnet40")
 
 
@@ -73,6 +71,7 @@ class Splits:
 
 def carve_holdout(splits: Splits, fraction: float, seed: int) -> Splits:
     """Hold `fraction` of the training split out of training (seeded), e.g. for Gradient Blending."""
+    import torch  # here, so that naming data folders (studies, Snakemake) does not load torch
     train = splits.train
     n = len(train.split["label"])
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
