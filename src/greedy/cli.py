@@ -10,6 +10,7 @@ subcommand's logic lives in its module (an `add_arguments(parser)` / `run(args)`
     greedy report      --index results/index.json --out results/report.md META ...
     greedy index       --out results/index.json META ...
     greedy benchmark   --params ...                               trainer vs bare loop
+    greedy cost        --dataset modelnet40 --params ...          throughput, projected hours
     greedy diagnose    RUN ...                                    how each branch votes
 
 Every command that reads parameters takes `--params FILE ...` (params.yaml and overlays, later
@@ -78,6 +79,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
               "greedy.render", "add_index_arguments", "run_index"),
     "benchmark": ("trainer vs a bare training loop, and the cost of the measurements",
                   "greedy.benchmark", "add_arguments", "run"),
+    "cost": ("loader and model throughput, and the projected hours of a data set's studies at paper scale",
+             "greedy.cost", "add_arguments", "run"),
     "diagnose": ("how each branch votes in trained models' fused predictions",
                  "greedy.diagnose", "add_arguments", "run"),
 }

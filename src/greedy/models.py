@@ -161,10 +161,21 @@ def resnet18_branch(in_channels: int, num_classes: int, channels: Sequence[int])
     return Branch(stages, channels, ClassifierHead(512, num_classes))
 
 
+def _lazy_branch(module: str, name: str) -> Callable[..., Branch]:
+    """A make_branch that imports `module` only when called (keeps models.py's imports light)."""
+    def make_branch(in_channels: int, num_classes: int, channels: Sequence[int]) -> Branch:
+        from importlib import import_module
+        return getattr(import_module(module), name)(in_channels, num_classes, channels)
+    make_branch.__name__ = name
+    return make_branch
+
+
 ARCHITECTURES: dict[str, Callable[..., Branch]] = {
     "lnl_convnet": lnl_convnet_branch,
     "cmnist_convnet": cmnist_convnet_branch,
     "resnet18": resnet18_branch,
+    "i3d": _lazy_branch("greedy.i3d", "i3d_branch"),              # NVGesture (greedy/i3d.py)
+    "i3d_small": _lazy_branch("greedy.i3d", "i3d_small_branch"),  # widths / 8, CPU smoke runs
 }
 
 

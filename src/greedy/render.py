@@ -639,14 +639,16 @@ def table1(unimodal_csv, table1_csv, out_prefix: str, meta: str, params: dict) -
                            difference=mean - reference[0] if reference else None,
                            within_2_std=bool(abs(mean - reference[0]) <= 2 * reference[1])
                            if reference and not np.isnan(mean) else None)
-            else:
-                row.update(status="not yet reproduced")
+            else:  # an extension (no paper value) that this column's study does not run is not a gap
+                row.update(status="not yet reproduced" if reference else "not run")
             rows.append(row)
     table = pd.DataFrame(rows, columns=TABLE1_COLUMNS)
     io.write_csv(f"{out_prefix}.csv", table)
 
     def cell(r):
         reference = "—" if pd.isna(r.paper_mean) else f"{r.paper_mean:.2f}±{r.paper_std:.2f}"
+        if r.status == "not run":
+            return "not run (not in the paper)"
         if r.status != "reproduced":
             return f"not yet reproduced (paper {reference})"
         if pd.isna(r.ours_mean):

@@ -106,3 +106,32 @@ def dataset_params(dataset, *studies):
 
 # Small jobs (collect, render): what every one of them asks for.
 SMALL = dict(mem_mb=1000, runtime=10, gpu=0)
+
+
+# Render: which figure each data set's studies feed (the paper's numbering).
+# The histograms of each data set's learning-rate sweep, and of its sweep with each method.
+SWEEP_FIGURE = {"cmnist": "fig7", "modelnet40": "fig2a"}
+METHOD_FIGURE = {"cmnist": "fig5c", "modelnet40": "fig5a"}
+# Data sets whose d_util against the learning rate the paper plots (figlr).
+FIGLR_DATASETS = [d for d in ("modelnet40",) if d in DATASETS]
+
+
+def dataset_of(figures):
+    return lambda w: {figure: d for d, figure in figures.items()}[w.figure]
+
+
+def meta_files():
+    """Every artifact's meta.json for the data sets in config["datasets"]."""
+    files = [f"{RESULTS}/tables/table1.meta.json"]
+    for dataset in DATASETS:
+        files += [f"{RESULTS}/tables/{dataset}_unimodal.meta.json",
+                  f"{RESULTS}/figures/{SWEEP_FIGURE[dataset]}.meta.json",
+                  f"{RESULTS}/figures/{METHOD_FIGURE[dataset]}.meta.json"]
+    if "cmnist" in DATASETS:
+        files.append(f"{RESULTS}/figures/dspeed_steps.meta.json")
+    if "modelnet40" in DATASETS:
+        files += [f"{RESULTS}/figures/{f}.meta.json" for f in ("fig3", "fig4", "fig8", "fig9a", "fig9b")]
+        files.append(f"{RESULTS}/tables/modelnet40_views.meta.json")
+    if FIGLR_DATASETS:
+        files.append(f"{RESULTS}/figures/figlr.meta.json")
+    return files

@@ -3,17 +3,6 @@
 # Which artifacts exist follows config["datasets"]: each data set's own figures (the paper's
 # numbering) and the shared ones (Table 1, d_util against the learning rate).
 
-# The histograms of each data set's learning-rate sweep, and of its sweep with each method.
-SWEEP_FIGURE = {"cmnist": "fig7", "modelnet40": "fig2a"}
-METHOD_FIGURE = {"cmnist": "fig5c", "modelnet40": "fig5a"}
-# Data sets whose d_util against the learning rate the paper plots (figlr).
-FIGLR_DATASETS = [d for d in ("modelnet40",) if d in DATASETS]
-
-
-def dataset_of(figures):
-    return lambda w: {figure: d for d, figure in figures.items()}[w.figure]
-
-
 rule unimodal_table:
     """The uni-modal baselines (the paper's text quotes them) of one data set."""
     conda:
@@ -257,23 +246,6 @@ rule table1:
     shell:
         "greedy render table1 --unimodal {params.unimodal} --table1 {params.table1} "
         "--out-prefix {params.prefix} --meta {output.meta} --params-json {params.recorded:q} > {log} 2>&1"
-
-
-def meta_files():
-    """Every artifact's meta.json for the data sets in config["datasets"]."""
-    files = [f"{RESULTS}/tables/table1.meta.json"]
-    for dataset in DATASETS:
-        files += [f"{RESULTS}/tables/{dataset}_unimodal.meta.json",
-                  f"{RESULTS}/figures/{SWEEP_FIGURE[dataset]}.meta.json",
-                  f"{RESULTS}/figures/{METHOD_FIGURE[dataset]}.meta.json"]
-    if "cmnist" in DATASETS:
-        files.append(f"{RESULTS}/figures/dspeed_steps.meta.json")
-    if "modelnet40" in DATASETS:
-        files += [f"{RESULTS}/figures/{f}.meta.json" for f in ("fig3", "fig4", "fig8", "fig9a", "fig9b")]
-        files.append(f"{RESULTS}/tables/modelnet40_views.meta.json")
-    if FIGLR_DATASETS:
-        files.append(f"{RESULTS}/figures/figlr.meta.json")
-    return files
 
 
 META_FILES = meta_files()

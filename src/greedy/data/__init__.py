@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterable, Sequence
 
-DATASETS = ("cmnist", "modelnet40")
+DATASETS = ("cmnist", "modelnet40", "nvgesture")
 
 
 class DataMissing(RuntimeError):
