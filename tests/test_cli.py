@@ -47,7 +47,7 @@ def test_render_lists_the_registry(capsys):
         cli.main(["render", "--help"])
     out = capsys.readouterr().out
     assert set(ARTIFACTS) == {"unimodal", "fig7", "fig5c", "dspeed", "table1", "fig2a", "fig5a", "figlr",
-                              "fig3", "fig4", "fig8", "fig9a", "fig9b", "views"}
+                              "fig3", "fig4", "fig8", "fig9a", "fig9b", "views", "fig2b", "fig5b"}
     for name in ARTIFACTS:
         assert name in out
 

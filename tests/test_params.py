@@ -14,7 +14,7 @@ from conftest import REPO
 # net); it never switches another code path (palette, method, schedule).
 SIZE_KEYS = {"mnist_root", "root", "train_size", "test_size", "channels", "eval_batch_size",
              "max_epochs", "runs", "num_lrs", "lrs", "lambdas", "rebalance_steps", "alpha_fractions",
-             "threads", "mem_mb", "runtime", "gpu"}
+             "threads", "mem_mb", "runtime", "gpu", "size", "frames", "crop"}
 DOCUMENTED_KNOBS = {"color_variance": "colour variance", "batch_size": "batches",
                     "lr": "learning rate", "lr_min": "learning rate", "lr_max": "learning rate",
                     "source": "fixture", "architecture": "LNL net"}

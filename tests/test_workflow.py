@@ -56,12 +56,14 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
     by_id = {entry["id"]: entry for entry in index["artifacts"]}
     assert set(by_id) == {"fig7", "text:cmnist_unimodal", "table1", "fig5c", "dspeed_steps",
                           "fig2a", "text:modelnet40_unimodal", "fig5a", "fig3", "fig4", "fig8", "fig9a",
-                          "fig9b", "text:modelnet40_three_views", "figlr"}
+                          "fig9b", "text:modelnet40_three_views", "figlr",
+                          "fig2b", "text:nvgesture_unimodal", "fig5b"}
     sweep_size = SMOKE["studies"]["cmnist"]["sweep"]
     per_pairing = sweep_size["num_lrs"] * sweep_size["runs"]
     assert by_id["fig5c"]["n_models"] == 3 * per_pairing  # vanilla mono+gray sweep, guided and random sweeps
-    # CMNIST: five methods x 1 run, plus the best uni-modal run; ModelNet40: four methods, plus uni-modal
-    assert by_id["table1"]["n_models"] == (5 + 1) + (4 + 1)
+    # CMNIST: five methods x 1 run, plus the best uni-modal run; ModelNet40 and NVGesture-scratch:
+    # four methods, plus uni-modal (NVGesture-pretrained needs the Kinetics weights: not in the smoke run)
+    assert by_id["table1"]["n_models"] == (5 + 1) + (4 + 1) + (4 + 1)
     assert by_id["fig7"]["n_models"] == 3 * per_pairing and by_id["text:cmnist_unimodal"]["n_models"] == 2
     assert by_id["fig7"]["rule"] == "sweep_histograms" and by_id["fig2a"]["rule"] == "sweep_histograms"
     assert by_id["fig7"]["params"]["studies.cmnist.sweep"]["num_lrs"] == sweep_size["num_lrs"]
@@ -84,12 +86,14 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
     assert (in_paper.status == "reproduced").all() and in_paper.ours_mean.notna().all()
     # Gradient Blending is an extension the ModelNet40 study does not run: not run, not a gap
     assert (modelnet40[modelnet40.method == "gradient_blending"].status == "not run").all()
-    nvgesture = table1[~table1.dataset.isin(["cmnist", "modelnet40"])]
-    assert (nvgesture.status == "not yet reproduced").all() and nvgesture.ours_mean.isna().all()
+    scratch = table1[(table1.dataset == "nvgesture_scratch") & table1.paper_mean.notna()]
+    assert (scratch.status == "reproduced").all() and scratch.ours_mean.notna().all()
+    pretrained = table1[table1.dataset == "nvgesture_pretrained"]
+    assert (pretrained.status == "not yet reproduced").all() and pretrained.ours_mean.isna().all()
     report = (results / "report.md").read_text()
     for artifact in ("table1", "fig7", "fig2a", "fig5b", "fig9a", "figlr", "text"):
         assert f"| {artifact}" in report
-    assert report.count("not yet reproduced") >= 10  # NVGesture's two columns
+    assert report.count("not yet reproduced") >= 5  # NVGesture-pretrained's column
     # the guided and random runs logged re-balancing steps; vanilla did not
     steps = {method: pd.read_csv(next((results / "runs" / "cmnist" / "table1" / "mono-gray").glob(f"{method}-*"))
                                  / "steps.csv") for method in ("vanilla", "guided", "random")}
@@ -119,6 +123,26 @@ def test_smoke_dag_runs_every_modelnet40_study_from_the_fixture(smoke_run):
                                    rel=1e-4)
     views = pd.read_csv(results / "views.csv")
     assert set(views.modalities) == {3} and views.branch2_acc.notna().all()
+
+
+def test_smoke_dag_runs_the_nvgesture_chain_from_the_fixture(smoke_run):
+    """NVGesture from a fixture in the real layout (.avi videos, .lst lists): extraction, I3D
+    training at reduced resolution and frames, utilization, the figures."""
+    results, size = smoke_run / "results" / "nvgesture", SMOKE["studies"]["nvgesture"]
+    fixture = smoke_run / "data" / "nvgesture-fixture"
+    assert list((fixture / "Video_data").glob("class_*/subject*_r*/sk_color.avi"))
+    assert (fixture / "nvgesture_train_correct_cvpr2016_v2.lst").exists()
+    n_lrs = size["sweep"]["num_lrs"] * size["sweep"]["runs"]
+    for study, n in (("unimodal", 2), ("sweep", 2 * n_lrs), ("method_sweep", 2 * n_lrs), ("table1", 4)):
+        frame = pd.read_csv(results / f"{study}.csv")
+        assert len(frame) == n and (frame.status == "completed").all(), study
+        assert frame.d_util.notna().all() or study == "unimodal", study
+    table1 = pd.read_csv(results / "table1.csv")
+    assert set(table1.pairing) == {"rgb+depth"}
+    for figure in ("fig2b", "fig5b", "figlr"):
+        assert (smoke_run / "results" / "figures" / f"{figure}.png").stat().st_size > 0
+    manifest = json.loads(next((smoke_run / "data" / "nvgesture").glob("*/manifest.json")).read_text())
+    assert manifest["mismatched_ranges"]  # the fixture's clip whose depth starts later
 
 
 def test_html_report_holds_the_rendered_artifacts(smoke_run):
@@ -173,7 +197,11 @@ def test_paper_configuration_dag(tmp_path):
     # ModelNet40: 2 x 3 uni-modal + 2 pairings x 9 lrs x 3 runs + guided and random (2 x 27)
     # + L1 (10 x 3) + Table 1 (4 x 3) + Q sensitivity (5 x 3) + three views (2 x 3) = 177;
     # the α sensitivity (5 x 3) joins once the sweep's E[d_util] is measured (a checkpoint).
-    assert counts == {"train": str(421 + 177), "utilization": str(421 + 177)}
+    # NVGesture: 2 x 3 uni-modal + 2 pairings x 20 lrs x 3 runs + guided and random (2 x 60)
+    # + Table 1 scratch (4 x 3) + pretrained (4 x 3) = 270, the pretrained ones after the weights job.
+    assert counts == {"train": str(421 + 177 + 270), "utilization": str(421 + 177 + 270)}
+    planned = dict(line.split()[:2] for line in result.stdout.splitlines() if line.split()[:1] == ["weights"])
+    assert planned == {"weights": "1"}
 
 
 def test_bad_parameter_stops_the_workflow_naming_the_key(tmp_path):

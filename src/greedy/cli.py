@@ -3,6 +3,7 @@ subcommand's logic lives in its module (an `add_arguments(parser)` / `run(args)`
 
     greedy prepare     --dataset cmnist --params params.yaml [overlay.yaml ...]   a data set
     greedy prepare     --dataset modelnet40 [--download | --fixture DIR]
+    greedy weights     kinetics_rgb                               pre-trained weights
     greedy train       --params ... --modalities mono gray --lr 0.01 --seed 0 --run-dir DIR
     greedy utilization --run-dir DIR [DIR ...]                    d_util, d_speed, R(f)
     greedy collect     --out study.csv RUN/utilization.json ...  one CSV per study
@@ -62,11 +63,32 @@ def _prepare(args: argparse.Namespace) -> None:
     print(json.dumps({"out": out, "counts": manifest.get("totals", manifest.get("counts"))}))
 
 
+def _weights_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="a name under weights: in params.yaml (e.g. kinetics_rgb)")
+    parser.add_argument("--params", nargs="+", default=["params.yaml"], metavar="FILE")
+    parser.add_argument("--params-json", help="the merged parameters as JSON (replaces --params)")
+
+
+def _weights(args: argparse.Namespace) -> None:
+    params = json.loads(args.params_json) if args.params_json else load_params(args.params)
+    if args.name not in params["weights"]:
+        sys.exit(f"greedy weights: {args.name!r} is not under weights: in params.yaml ({sorted(params['weights'])})")
+    entry = params["weights"][args.name]
+    from greedy.i3d import download_kinetics_weights  # url to path, atomically, sha256-checked
+    try:
+        path = download_kinetics_weights(entry["url"], entry["path"], entry["sha256"])
+    except (RuntimeError, ValueError) as error:
+        sys.exit(f"greedy weights: {error}")  # what to fetch and where to put it
+    print(json.dumps({"weights": args.name, "path": str(path)}))
+
+
 # subcommand -> (one-line help, module, its add_arguments, its run). A module is imported only
 # for the command that runs (a training job does not load matplotlib, a render job not torch).
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "prepare": ("prepare a data set of the registry (greedy/data): CMNIST, ModelNet40 views, or write its fixture",
                 "greedy.cli", "_prepare_arguments", "_prepare"),
+    "weights": ("download pre-trained weights named in params.yaml (sha256-checked)",
+                "greedy.cli", "_weights_arguments", "_weights"),
     "train": ("train one model (resumes from its last checkpoint)", "greedy.train", "add_arguments", "run"),
     "utilization": ("d_util, d_speed at the best-validation step and R(f) of trained runs",
                     "greedy.utilization", "add_arguments", "run"),

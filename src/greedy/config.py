@@ -77,6 +77,7 @@ def result_identity(config: dict) -> dict:
     identity = copy.deepcopy(config)
     identity.pop("device", None)
     identity.get("training", {}).pop("eval_batch_size", None)
+    identity.get("weights", {}).pop("path", None)  # pre-trained weights count by name and sha256
     if "data_dir" in identity:
         identity["data_dir"] = Path(identity["data_dir"]).name
     return identity
@@ -102,8 +103,13 @@ def data_code_files(dataset: str, package_dir: str | Path = PACKAGE_DIR) -> list
 
 
 def training_code_files(package_dir: str | Path = PACKAGE_DIR, dataset: str = "cmnist") -> list[Path]:
+    """TRAINING_CODE, the data set's data code, and its architecture's own module (MODEL_CODE of
+    the data module, e.g. i3d.py for NVGesture: editing it retrains NVGesture runs only)."""
+    from greedy.data import dataset_module
     package_dir = Path(package_dir)
-    return [package_dir / name for name in TRAINING_CODE] + data_code_files(dataset, package_dir)
+    model_code = getattr(dataset_module(dataset), "MODEL_CODE", ())
+    return ([package_dir / name for name in (*TRAINING_CODE, *model_code)]
+            + data_code_files(dataset, package_dir))
 
 
 def _code_only(source: str) -> str:
@@ -145,11 +151,19 @@ def run_config(params: dict, dataset: str, modalities: list[str], lr: float, see
     if method in ("guided", "random", "rubi", "gradient_blending") and not method_params:
         raise ParamsError(f"methods.{dataset}.{method} is needed for method {method}")
     method_params.update(method_overrides or {})
+    model = {k: v for k, v in params["models"][dataset].items() if not (k == "pretrained" and v is None)}
+    weights = {}
+    if model.get("pretrained"):
+        if model["pretrained"] not in params.get("weights", {}):
+            raise ParamsError(f"models.{dataset}.pretrained: {model['pretrained']!r} is not under weights:")
+        weights = {"weights": {"name": model["pretrained"], **params["weights"][model["pretrained"]]}}
+        weights["weights"].pop("url", None)
     return {
         "dataset": dataset,
         "data_dir": str(data_dir(params, dataset)),
         "modalities": list(modalities),
-        "model": dict(params["models"][dataset]),
+        "model": model,
+        **weights,
         "training": training,
         "lr": float(lr),
         "seed": int(seed),

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from greedy import io
 from greedy.data import Splits, carve_holdout, load_splits
-from greedy.models import MultiBranchNet, build_model
+from greedy.models import MultiBranchNet, build_model, load_pretrained
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -63,12 +63,19 @@ def epoch_metrics(model: MultiBranchNet, logits: list[torch.Tensor], labels: tor
     return out
 
 
-def build_for_config(config: dict, splits: Splits, device) -> MultiBranchNet:
+def build_for_config(config: dict, splits: Splits, device, pretrained: bool = True) -> MultiBranchNet:
+    """The run's model, initialised by its seed, then (`pretrained`, and the configuration names
+    weights) every branch loaded from the pre-trained weights file. A trained checkpoint loaded
+    over it next needs no weights file: pass pretrained=False."""
     torch.manual_seed(config["seed"])
     model_cfg = config["model"]
-    return build_model(model_cfg["architecture"], splits.in_channels, splits.num_classes,
-                       model_cfg["channels"], model_cfg["fusion_after"]
-                       ).to(device, memory_format=torch.channels_last)  # affects 4-D weights only
+    model = build_model(model_cfg["architecture"], splits.in_channels, splits.num_classes,
+                        model_cfg["channels"], model_cfg["fusion_after"])
+    if pretrained and config.get("weights"):
+        load_pretrained(model, model_cfg["architecture"], config["weights"]["path"])
+    if any(p.dim() == 5 for p in model.parameters()):  # video (I3D): channels_last is for 4-D weights
+        return model.to(device)
+    return model.to(device, memory_format=torch.channels_last)
 
 
 def splits_for_config(config: dict) -> Splits:
@@ -102,7 +109,7 @@ def load_run(run_dir, device: str | None = None) -> LoadedRun:
     config = status["config"]
     resolved = resolve_device(device or config["device"])
     splits = splits_for_config(config)
-    model = build_for_config(config, splits, resolved)
+    model = build_for_config(config, splits, resolved, pretrained=False)
     best = torch.load(run_dir / "best.pt", map_location=resolved, weights_only=False)
     model.load_state_dict(best["model"])
     return LoadedRun(run_dir, status, config, resolved, splits, model, best)

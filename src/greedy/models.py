@@ -188,3 +188,20 @@ def build_model(architecture: str, in_channels: Sequence[int], num_classes: int,
     make_branch = ARCHITECTURES[architecture]
     branches = [make_branch(c, num_classes, channels) for c in in_channels]
     return MultiBranchNet(branches, fusion_after)
+
+
+# Architectures with a pre-trained weights loader: (module, function(branch, path)), imported on use.
+PRETRAINED_LOADERS = {"i3d": ("greedy.i3d", "load_kinetics_weights")}
+
+
+def load_pretrained(model: MultiBranchNet, architecture: str, path) -> None:
+    """Start every branch from the pre-trained weights file (models.<dataset>.pretrained);
+    the loader refuses a file with missing keys or wrong shapes, naming the key."""
+    if architecture not in PRETRAINED_LOADERS:
+        raise ValueError(f"models.*.pretrained: architecture {architecture!r} has no pre-trained weights "
+                         f"loader; those with one: {sorted(PRETRAINED_LOADERS)}")
+    from importlib import import_module
+    module, name = PRETRAINED_LOADERS[architecture]
+    load = getattr(import_module(module), name)
+    for branch in model.branches:
+        load(branch, path)

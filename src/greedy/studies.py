@@ -52,8 +52,9 @@ def study_runs(params: dict, dataset: str, measured: dict | None = None) -> dict
     runs: dict[str, dict] = {}
 
     def add(name, modalities, lr, seed, method="vanilla", tag="", data=None, l1=None, method_overrides=None,
-            **extra):
+            model=None, **extra):
         run_params = deep_merge(params, {"data": {dataset: data}}) if data else params
+        run_params = deep_merge(run_params, {"models": {dataset: model}}) if model else run_params
         config = run_config(run_params, dataset, modalities, lr, seed, method, l1, method_overrides)
         runs[run_id(name, config, tag)] = {"study": name, "config": config, "data": data or {}, **extra}
 
@@ -79,6 +80,12 @@ def study_runs(params: dict, dataset: str, measured: dict | None = None) -> dict
         for method in study["table1"]["methods"]:
             for r in range(study["table1"]["runs"]):
                 add("table1", study["modalities"], study["table1"]["lr"], seed0 + r, method=method)
+    if "table1_pretrained" in study:  # Table 1's NVGesture-pretrained column
+        pretrained = study["table1_pretrained"]
+        for method in pretrained["methods"]:
+            for r in range(pretrained["runs"]):
+                add("table1_pretrained", study["modalities"], pretrained["lr"], seed0 + r, method=method,
+                    model={"pretrained": pretrained["weights"]})
     if "sensitivity" in study:
         sensitivity = study["sensitivity"]
         for q in sensitivity["rebalance_steps"]:
@@ -138,6 +145,9 @@ def collect(utilization_files: list[str], progress: bool = False) -> pd.DataFram
                      # the sensitivity studies' Q and α (empty for methods without them)
                      "rebalance_steps": result.get("method_params", {}).get("rebalance_steps"),
                      "alpha": result.get("method_params", {}).get("alpha")})
+    if not rows:  # a study configured with no runs (e.g. no pre-trained weights here): header only
+        return pd.DataFrame(columns=["run", "pairing", "modalities", "method", "lr", "seed", "status",
+                                     *COLUMNS, "rebalance_steps", "alpha"])
     return pd.DataFrame(rows).sort_values(["pairing", "lr", "seed"]).reset_index(drop=True)
 
 
@@ -153,6 +163,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     learning rates from the parameters; with --expected-d-util, E[d_util] of a study CSV."""
     parser.add_argument("--out", required=True, help="output CSV (JSON with --expected-d-util)")
     parser.add_argument("files", nargs="*", metavar="UTILIZATION_JSON", help="utilization.json of every run")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="a study with no runs (configured runs: 0) writes a CSV with the header only")
     parser.add_argument("--sweep-lrs", action="store_true",
                         help="write the learning-rate sweep's learning rates (from --params) instead")
     parser.add_argument("--dataset", default="cmnist", help="the data set (with --sweep-lrs)")
@@ -175,7 +187,7 @@ def run(args: argparse.Namespace) -> None:
         io.write_json(args.out, expected)
         print(json.dumps(expected))
         return
-    if not args.files:
+    if not args.files and not args.allow_empty:
         raise SystemExit("greedy collect: give the utilization JSONs to collect (or --sweep-lrs)")
     io.write_csv(args.out, collect(args.files, progress=len(args.files) > 20))
     print(json.dumps({"out": args.out, "runs": len(args.files)}))

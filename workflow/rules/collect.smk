@@ -33,14 +33,14 @@ rule collect:
     output:
         f"{RESULTS}/{{dataset}}/{{study}}.csv",
     wildcard_constraints:
-        study="unimodal|sweep|method_sweep|table1|l1|sensitivity_q|sensitivity_alpha|views",
+        study="unimodal|sweep|method_sweep|table1|table1_pretrained|l1|sensitivity_q|sensitivity_alpha|views",
     threads: 1
     resources:
         **SMALL,
     log:
         "logs/studies/{dataset}_{study}.log",
     shell:
-        "greedy collect --out {output} {input.runs} > {log} 2>&1"
+        "greedy collect --allow-empty --out {output} {input.runs} > {log} 2>&1"
 
 
 checkpoint expected_d_util:

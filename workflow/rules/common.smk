@@ -60,6 +60,17 @@ def run_manifest(wildcards):
     return f"{folder}/manifest.json"
 
 
+# pre-trained weights file -> its name under weights: (the weights rule downloads it)
+WEIGHTS = {entry["path"]: name for name, entry in config["weights"].items()}
+
+
+def run_weights(wildcards):
+    """The pre-trained weights file a run starts from (NVGesture-pretrained), if any."""
+    run = RUNS[wildcards.dataset].get(wildcards.run_id)
+    weights = run["config"].get("weights") if run else None
+    return [weights["path"]] if weights else []
+
+
 def runs_of(dataset, study, pairing=None):
     """Run ids of one study; a measured study's runs exist once its checkpoint has run."""
     if study in MEASURED_STUDIES:
@@ -110,10 +121,26 @@ SMALL = dict(mem_mb=1000, runtime=10, gpu=0)
 
 # Render: which figure each data set's studies feed (the paper's numbering).
 # The histograms of each data set's learning-rate sweep, and of its sweep with each method.
-SWEEP_FIGURE = {"cmnist": "fig7", "modelnet40": "fig2a"}
-METHOD_FIGURE = {"cmnist": "fig5c", "modelnet40": "fig5a"}
+SWEEP_FIGURE = {"cmnist": "fig7", "modelnet40": "fig2a", "nvgesture": "fig2b"}
+METHOD_FIGURE = {"cmnist": "fig5c", "modelnet40": "fig5a", "nvgesture": "fig5b"}
 # Data sets whose d_util against the learning rate the paper plots (figlr).
-FIGLR_DATASETS = [d for d in ("modelnet40",) if d in DATASETS]
+FIGLR_DATASETS = [d for d in ("modelnet40", "nvgesture") if d in DATASETS]
+
+
+def table1_columns():
+    """Table 1's column (paper.DATASETS) -> (uni-modal CSV or None, methods' CSV). NVGesture gives
+    two columns: scratch (its table1 study) and pretrained (its table1_pretrained study)."""
+    columns = {}
+    for d in DATASETS:
+        if "table1_pretrained" in config["studies"][d]:  # with runs: 0, an empty study (not reproduced)
+            columns[f"{d}_scratch"] = (f"{RESULTS}/{d}/unimodal.csv", f"{RESULTS}/{d}/table1.csv")
+            columns[f"{d}_pretrained"] = (None, f"{RESULTS}/{d}/table1_pretrained.csv")
+        else:
+            columns[d] = (f"{RESULTS}/{d}/unimodal.csv", f"{RESULTS}/{d}/table1.csv")
+    return columns
+
+
+TABLE1_COLUMNS = table1_columns()
 
 
 def dataset_of(figures):

@@ -26,6 +26,26 @@ rule data:
         "--out {wildcards.data_dir} > {log} 2>&1"
 
 
+rule weights:
+    """Download pre-trained weights named in params.yaml (weights:), sha256-checked; without a
+    network it stops saying what to fetch and where to put it (a file put there by hand is used)."""
+    conda:
+        ENV
+    output:
+        weights="{weights_path}",
+    wildcard_constraints:
+        weights_path="|".join(re.escape(path) for path in WEIGHTS) or "^$",
+    params:
+        name=lambda w: WEIGHTS[w.weights_path],
+    log:
+        "logs/weights/{weights_path}.log",
+    threads: 1
+    resources:
+        **SMALL,
+    shell:
+        "greedy weights {params.name} --params-json \"$GREEDY_PARAMS_JSON\" > {log} 2>&1"
+
+
 rule prepared_data:
     """Every data set's prepared folders (DVC's data stage runs this target)."""
     input:

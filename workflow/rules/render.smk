@@ -224,8 +224,8 @@ rule table1:
     conda:
         ENV
     input:
-        unimodal=[f"{RESULTS}/{d}/unimodal.csv" for d in DATASETS],
-        table1=[f"{RESULTS}/{d}/table1.csv" for d in DATASETS],
+        unimodal=[u for u, _ in TABLE1_COLUMNS.values() if u],
+        table1=[t for _, t in TABLE1_COLUMNS.values()],
         code=RENDER_CODE,
     output:
         csv=f"{RESULTS}/tables/table1.csv",
@@ -234,8 +234,8 @@ rule table1:
         meta=f"{RESULTS}/tables/table1.meta.json",
     params:
         prefix=lambda w, output: output.csv[: -len(".csv")],
-        unimodal=" ".join(f"{d}={RESULTS}/{d}/unimodal.csv" for d in DATASETS),
-        table1=" ".join(f"{d}={RESULTS}/{d}/table1.csv" for d in DATASETS),
+        unimodal=" ".join(f"{c}={u}" for c, (u, _) in TABLE1_COLUMNS.items() if u),
+        table1=" ".join(f"{c}={t}" for c, (_, t) in TABLE1_COLUMNS.items()),
         recorded=params_json(*(f"{section}.{d}" for d in DATASETS
                                for section in ("studies", "training", "models", "data"))),
     threads: 1

@@ -8,6 +8,7 @@ rule train:
         ENV
     input:
         manifest=run_manifest,
+        weights=run_weights,
         code=lambda w: TRAINING_CODE[w.dataset],
         # the α sensitivity's runs are defined by the sweep's measured E[d_util]
         measured=lambda w: [measured_file(w.dataset)] if w.run_id.split("/")[0] in MEASURED_STUDIES else [],

@@ -7,6 +7,9 @@ A data set is one module `greedy/data/<name>.py`, listed in DATASETS, that defin
     prepare_data(data, out, download=False) -> manifest   build the prepared folder `out`
     load_splits(data_dir, modalities, batch_size, eval_batch_size, seed) -> Splits fields
     make_fixture(root)   a small tree in the real on-disk format, for tests and the smoke run
+    PAPER_SPLIT_SIZES    samples per split of the real data (greedy cost's projection)
+    MODEL_CODE           (optional) its architecture's own modules, e.g. ("i3d.py",): training
+                         code of its runs, not of its data
 
 Adding a data set is its module, its architecture (models.py), its params.yaml blocks
 (data, models, training, methods, studies, resources) and its artifacts; the rules, run ids and

@@ -689,7 +689,10 @@ def make_fixture(root, classes: int = FIXTURE["classes"], subjects: Sequence[int
 # the data-set interface (greedy/data/__init__.py)
 
 CODE = ()
+MODEL_CODE = ("i3d.py",)  # its architecture's module: training code of its runs, not of its data
 PATHS = ("root", "out_dir")  # where things are, not what the data is
+# Clips per split of the real lists with the default 20 % validation (for cost projections).
+PAPER_SPLIT_SIZES = {"train": 1050 - 210, "val": 210, "test": 482}
 
 
 def identity(data: dict) -> dict:
@@ -702,8 +705,6 @@ def identity(data: dict) -> dict:
 
 
 def _param(data: dict, key: str):
-    if key == "size" and "size" not in data and "resize" in data:
-        return data["resize"]  # the key's first name in params.yaml
     value = data.get(key)
     return DEFAULTS[key] if value is None else value
 
