@@ -623,7 +623,8 @@ def fixture_clip(label: int, n_classes: int, length: int, before: int, after: in
     direction = np.array([np.cos(angle), np.sin(angle)])
     centre = np.array([width / 2, height / 2]) + rng.normal(0, 10, 2)
     travel = 0.3 * min(width, height)
-    hue = 80 + 100 * np.roll(np.eye(3)[label % 3], label // 3)  # a weak colour cue
+    primaries = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]])
+    hue = 80 + 100 * primaries[label % len(primaries)]  # a weak colour cue, distinct for 6 classes
     background = rng.integers(30, 90, (height, width, 3)).astype(np.float32)
     # sensor noise from a small bank of noisy backgrounds, cycled: drawing fresh noise for every
     # frame would make the fixture several times slower to write
