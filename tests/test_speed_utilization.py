@@ -65,6 +65,10 @@ def test_utilization_rates_hand_checked():
     rates = utilization_rates([0.9, 0.1], [0.45, 0.5])
     assert rates["u_m0_given_m1"] == pytest.approx(-4.0)
     assert rates["d_util"] == pytest.approx(0.5 + 4.0)
+    # a branch that gets nothing right with fusion intact: u is a fraction of 0, undefined
+    rates = utilization_rates([0.0, 0.5], [0.25, 0.25])
+    assert math.isnan(rates["u_m1_given_m0"]) and rates["u_m0_given_m1"] == pytest.approx(0.5)
+    assert math.isnan(rates["d_util"])
 
 
 def test_mu_is_recorded_before_the_optimiser_step_on_the_real_groups():

@@ -136,7 +136,9 @@ def test_smoke_dag_runs_the_nvgesture_chain_from_the_fixture(smoke_run):
     for study, n in (("unimodal", 2), ("sweep", 2 * n_lrs), ("method_sweep", 2 * n_lrs), ("table1", 4)):
         frame = pd.read_csv(results / f"{study}.csv")
         assert len(frame) == n and (frame.status == "completed").all(), study
-        assert frame.d_util.notna().all() or study == "unimodal", study
+        # d_util is NaN only where a branch got nothing right (u is a fraction of A(f_k) = 0)
+        assert ((frame.d_util.notna()) | (frame.branch0_acc == 0) | (frame.branch1_acc == 0)).all() \
+            or study == "unimodal", study
     table1 = pd.read_csv(results / "table1.csv")
     assert set(table1.pairing) == {"rgb+depth"}
     for figure in ("fig2b", "fig5b", "figlr"):

@@ -24,8 +24,10 @@ from greedy.models import MMTM, MultiBranchNet
 
 
 def utilization_rates(acc_fused: list[float], acc_isolated: list[float]) -> dict:
-    """The formulas alone, on A(f_k) and A(f_k') for every branch k."""
-    u = [(fused - isolated) / fused for fused, isolated in zip(acc_fused, acc_isolated)]
+    """The formulas alone, on A(f_k) and A(f_k') for every branch k. u is a fraction of A(f_k):
+    undefined (NaN, and so is d_util) for a branch that gets nothing right, A(f_k) = 0."""
+    u = [(fused - isolated) / fused if fused > 0 else float("nan")
+         for fused, isolated in zip(acc_fused, acc_isolated)]
     if len(u) == 2:
         return {"u_m1_given_m0": u[0], "u_m0_given_m1": u[1], "d_util": u[0] - u[1]}
     return {**{f"u_others_given_m{k}": value for k, value in enumerate(u)}, "d_util": max(u) - min(u)}
