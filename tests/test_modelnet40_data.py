@@ -211,3 +211,40 @@ def test_fixture_source_writes_the_fixture_once_and_rewrites_it_when_its_size_ch
     assert bigger["totals"]["train"] + bigger["totals"]["val"] == 12  # rewritten, not mixed
     assert mn.identity(data) != mn.identity({**data, "fixture": {**data["fixture"], "train": 3}})
     assert mn.identity({**data, "root": "/elsewhere"}) == mn.identity(data)
+
+
+def test_fixture_written_by_concurrent_data_jobs_is_never_seen_half_written(tmp_path):
+    """Two data jobs (a data set's variants) write the same fixture at once: each gets the whole
+    tree, as if it had been alone (the first rename wins, the other copy is dropped)."""
+    import threading
+    import time
+
+    from greedy.data import FIXTURE_MARKER, ensure_fixture
+
+    def slow_write(folder):
+        for k in range(5):
+            (folder / f"part{k}").write_text("x")
+            time.sleep(0.05)
+        (folder / FIXTURE_MARKER).write_text('{"seed": 1}')
+
+    root, seen, errors = tmp_path / "fixture", [], []
+
+    def job():
+        try:
+            ensure_fixture(root, lambda written: written == {"seed": 1}, slow_write)
+            seen.append(sorted(p.name for p in root.iterdir()))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=job) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert seen == [[FIXTURE_MARKER] + [f"part{k}" for k in range(5)]] * 3
+    assert [p.name for p in tmp_path.iterdir()] == ["fixture"]  # no scratch copy left behind
+    # another fixture replaces it whole
+    ensure_fixture(root, lambda written: written == {"seed": 2},
+                   lambda folder: (folder / FIXTURE_MARKER).write_text('{"seed": 2}'))
+    assert [p.name for p in root.iterdir()] == [FIXTURE_MARKER]

@@ -22,7 +22,7 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 DATASETS = ("cmnist", "modelnet40", "nvgesture")
 
@@ -58,6 +58,46 @@ def prepare(params: dict, name: str, download: bool = False) -> Path:
     if not (out / "manifest.json").exists():
         dataset_module(name).prepare_data(params["data"][name], out, download=download)
     return out
+
+
+FIXTURE_MARKER = "FIXTURE.json"  # a fixture tree's parameters, written last by make_fixture
+
+
+def ensure_fixture(root, matches: Callable[[dict], bool], write: Callable[[Path], object]) -> Path:
+    """The fixture tree at `root`, written once: `write(folder)` makes it (marker last) in a
+    temporary folder beside root, which is then renamed into place. Data jobs that run at once
+    (a data set's variants share one fixture) never see a half-written tree: the first rename
+    wins and the others discard their copy. A tree whose marker does not `match` is replaced."""
+    import json
+    import os
+    import shutil
+    import tempfile
+    root = Path(root)
+    marker = root / FIXTURE_MARKER
+
+    def current() -> dict | None:
+        try:
+            return json.loads(marker.read_text())
+        except (OSError, ValueError):
+            return None
+
+    if current() is not None and matches(current()):
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        write(scratch)
+        if root.exists() and not (current() is not None and matches(current())):
+            shutil.rmtree(root, ignore_errors=True)  # another fixture: replace it, never mix the two
+        try:
+            os.rename(scratch, root)
+        except OSError:  # another job's copy got there first
+            pass
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if current() is None or not matches(current()):
+        raise RuntimeError(f"{root}: the fixture could not be written (its {FIXTURE_MARKER} does not match)")
+    return root
 
 
 @dataclass

@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 
 from greedy import io
-from greedy.data import DataMissing
+from greedy.data import FIXTURE_MARKER, DataMissing, ensure_fixture
 
 # Linked as "Shaded Images" from github.com/jongchyisu/mvcnn_pytorch README.md (the MVCNN authors'
 # PyTorch code, "put it under modelnet40_images_new_12x"). No checksum is published.
@@ -38,7 +38,6 @@ TREE_NAME = "modelnet40_images_new_12x"
 VIEWS_PER_OBJECT = 12
 SPLITS = ("train", "val", "test")
 FILE_PATTERN = re.compile(r"^(?P<object>.+)\.obj\.shaded_v(?P<view>\d+)\.png$")
-FIXTURE_MARKER = "FIXTURE.json"  # a fixture tree declares its own object counts here
 
 # Objects per class (train, test) of ModelNet40's standard split; they sum to 9,843 and 2,468.
 # The same lists appear in public ModelNet40 loaders (e.g. `train_num_list`/`test_num_test`).
@@ -460,16 +459,12 @@ def prepare_data(data: dict, out, download: bool = False) -> dict:
     """Find (or extract, or download) the renders and prepare them into `out`; with
     `source: fixture`, first write the fixture tree to `root` (the smoke run's data)."""
     if data.get("source") == "fixture":
-        root = Path(data["root"])
         fixture = {"train": 24, "test": 8, "size": 32, "seed": 0, **(data.get("fixture") or {})}
-        marker = root / FIXTURE_MARKER
-        written = io.read_json(marker) if marker.exists() else None
-        if written is None or (written.get("size"), written.get("seed"), written.get("counts")) != (
-                fixture["size"], fixture["seed"],
-                {c: [fixture["train"], fixture["test"]] for c in FIXTURE_CLASSES}):
-            shutil.rmtree(root, ignore_errors=True)  # another fixture: rewrite, never mix the two
-            make_fixture(root, objects_per_class=(fixture["train"], fixture["test"]),
-                         size=fixture["size"], seed=fixture["seed"])
+        wanted = (fixture["size"], fixture["seed"], {c: [fixture["train"], fixture["test"]] for c in FIXTURE_CLASSES})
+        root = ensure_fixture(
+            data["root"], lambda written: (written.get("size"), written.get("seed"), written.get("counts")) == wanted,
+            lambda folder: make_fixture(folder, objects_per_class=(fixture["train"], fixture["test"]),
+                                        size=fixture["size"], seed=fixture["seed"]))
     else:
         root = fetch(data["root"], data["archive"], data["url"], data["sha256"], download)
     return prepare(root, out, data["views"], data["validation_fraction"], data["seed"], data["size"])

@@ -57,7 +57,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -71,7 +70,7 @@ import torch
 from tqdm import tqdm
 
 from greedy import io
-from greedy.data import DataMissing
+from greedy.data import FIXTURE_MARKER, DataMissing, ensure_fixture
 
 PAGE = ("https://research.nvidia.com/publication/2016-06_online-detection-and-classification-"
         "dynamic-hand-gestures-recurrent-3d-convolutional")
@@ -84,7 +83,6 @@ CLIP_FRAMES = 80            # the reference reader keeps at most 80 frames of a 
 SPLITS = ("train", "val", "test")
 MODALITIES = {"rgb": ("color", 3), "depth": ("depth", 1)}  # name -> (.lst sensor, channels)
 PAD_PIXEL = 0               # missing frames are black, as the reference reader's zeroed buffer
-FIXTURE_MARKER = "FIXTURE.json"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 DEFAULTS = {"size": 256, "frames": 64, "crop": 224, "validation_fraction": 0.2, "seed": 0}
@@ -722,10 +720,7 @@ def prepare_data(data: dict, out, download: bool = False) -> dict:
         fixture = {"classes": int(fixture["classes"]), "subjects": [int(s) for s in fixture["subjects"]],
                    "seed": int(fixture["seed"]), "frames": int(fixture["frames"]),
                    "size": [int(s) for s in fixture["size"]]}
-        marker = root / FIXTURE_MARKER
-        if not marker.exists() or io.read_json(marker) != fixture:
-            shutil.rmtree(root, ignore_errors=True)  # another fixture: rewrite, never mix the two
-            make_fixture(root, **fixture)
+        root = ensure_fixture(root, lambda written: written == fixture, lambda folder: make_fixture(folder, **fixture))
     else:
         try:
             root = find_root(root)
