@@ -88,7 +88,7 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
     assert (modelnet40[modelnet40.method == "gradient_blending"].status == "not run").all()
     scratch = table1[(table1.dataset == "nvgesture_scratch") & table1.paper_mean.notna()]
     assert (scratch.status == "reproduced").all() and scratch.ours_mean.notna().all()
-    pretrained = table1[table1.dataset == "nvgesture_pretrained"]
+    pretrained = table1[(table1.dataset == "nvgesture_pretrained") & table1.paper_mean.notna()]
     assert (pretrained.status == "not yet reproduced").all() and pretrained.ours_mean.isna().all()
     report = (results / "report.md").read_text()
     for artifact in ("table1", "fig7", "fig2a", "fig5b", "fig9a", "figlr", "text"):
@@ -136,9 +136,8 @@ def test_smoke_dag_runs_the_nvgesture_chain_from_the_fixture(smoke_run):
     for study, n in (("unimodal", 2), ("sweep", 2 * n_lrs), ("method_sweep", 2 * n_lrs), ("table1", 4)):
         frame = pd.read_csv(results / f"{study}.csv")
         assert len(frame) == n and (frame.status == "completed").all(), study
-        # d_util is NaN only where a branch got nothing right (u is a fraction of A(f_k) = 0)
-        assert ((frame.d_util.notna()) | (frame.branch0_acc == 0) | (frame.branch1_acc == 0)).all() \
-            or study == "unimodal", study
+        if study != "unimodal":  # d_util is NaN only where a branch got nothing right (A(f_k) = 0)
+            assert (frame.d_util.notna() | (frame.branch0_acc == 0) | (frame.branch1_acc == 0)).all(), study
     table1 = pd.read_csv(results / "table1.csv")
     assert set(table1.pairing) == {"rgb+depth"}
     for figure in ("fig2b", "fig5b", "figlr"):
