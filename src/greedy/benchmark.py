@@ -30,16 +30,16 @@ from greedy.train import train_one_epoch  # the trainer's step loop is what is m
 from greedy.utilization import conditional_utilization
 
 
-def _sync(device):
+def sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
 
 
-def _timed(fn, device) -> float:
-    _sync(device)
+def timed(fn, device) -> float:
+    sync(device)
     start = time.perf_counter()
     fn()
-    _sync(device)
+    sync(device)
     return time.perf_counter() - start
 
 
@@ -87,19 +87,19 @@ def measure(params: dict, steps: int = 40, repeats: int = 9, progress: bool = Fa
                                                    speed=speed, step_kinds=guided_kinds))]
     for repeat in tqdm(range(repeats), desc="benchmark", unit="repeat", disable=not progress):
         for times, job in jobs[repeat % 3:] + jobs[:repeat % 3]:  # rotate the order: no side goes first always
-            times.append(_timed(job, device))
+            times.append(timed(job, device))
     step_seconds = statistics.median(bare) / steps
 
     # bookkeeping alone: mu for every group after a real backward, repeated
     logits = model(staged[0][0])
     sum(F.cross_entropy(l, staged[0][1]) for l in logits).backward()
-    bookkeeping = statistics.median(_timed(lambda: [speed.update() for _ in range(steps)], device)
+    bookkeeping = statistics.median(timed(lambda: [speed.update() for _ in range(steps)], device)
                                     for _ in range(repeats)) / steps
     speed.drain_rows()
 
     # d_util on the whole training and test splits vs two epochs of forward passes
-    forward_epoch = _timed(lambda: forward_only(model, ((to_device(*b, device)) for b in splits.train_eval)), device)
-    d_util_seconds = _timed(lambda: conditional_utilization(model, splits.train_eval, splits.test, device), device)
+    forward_epoch = timed(lambda: forward_only(model, ((to_device(*b, device)) for b in splits.train_eval)), device)
+    d_util_seconds = timed(lambda: conditional_utilization(model, splits.train_eval, splits.test, device), device)
 
     trainer_ratio = statistics.median(bare) / statistics.median(trainer)
     return {

@@ -27,24 +27,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from greedy.benchmark import timed  # one timer (device-synchronised) for both benchmarks
 from greedy.config import load_params, run_config
 from greedy.data import DATASETS, dataset_module, prepare
 from greedy.evaluation import build_for_config, resolve_device, splits_for_config, to_device
 
 LOADER_TARGET = 5.0  # loader samples/s over model training samples/s (issue: never the bottleneck)
-
-
-def _sync(device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _timed(fn, device) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    fn()
-    _sync(device)
-    return time.perf_counter() - start
 
 
 def table1_config(params: dict, dataset: str) -> dict:
@@ -73,7 +61,7 @@ def measure_throughput(params: dict, dataset: str, steps: int = 10, repeats: int
     staged = [to_device(*b, device) for b in read_batches(steps)]
     steps = len(staged)
     samples = sum(len(labels) for _, labels in staged)
-    loader = [_timed(lambda: read_batches(steps), torch.device("cpu")) for _ in range(repeats)]
+    loader = [timed(lambda: read_batches(steps), torch.device("cpu")) for _ in range(repeats)]
 
     model = build_for_config(config, splits, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["training"]["momentum"])
@@ -93,8 +81,8 @@ def measure_throughput(params: dict, dataset: str, steps: int = 10, repeats: int
             model(inputs)
 
     train_steps(staged[:1])  # warm-up (allocator, cuDNN autotuning)
-    train = [_timed(lambda: train_steps(staged), device) for _ in range(repeats)]
-    evaluation = [_timed(lambda: eval_steps(staged), device) for _ in range(repeats)]
+    train = [timed(lambda: train_steps(staged), device) for _ in range(repeats)]
+    evaluation = [timed(lambda: eval_steps(staged), device) for _ in range(repeats)]
     loader_rate = samples / statistics.median(loader)
     train_rate = samples / statistics.median(train)
     return {
