@@ -49,6 +49,19 @@ def resource(name):
     return lambda wildcards: config["resources"][wildcards.dataset][name]
 
 
+def gpu_resource(name):
+    """gpu_model or cpus_per_gpu of a data set (params.yaml resources) under the names of
+    snakemake-executor-plugin-slurm (--gpus=<model>:<gpu>, --cpus-per-gpu): "" / 0, which the
+    plugin ignores, when the data set's jobs ask for no GPU or the key is null."""
+    empty = {"gpu_model": "", "cpus_per_gpu": 0}[name]
+
+    def value(wildcards):
+        spec = config["resources"][wildcards.dataset]
+        return (spec.get(name) or empty) if spec["gpu"] > 0 else empty
+
+    return value
+
+
 def measured_file(dataset):
     """What the measured studies depend on: E[d_util] of the data set's sweep (checkpoint)."""
     return f"{RESULTS}/{dataset}/expected_d_util.json"

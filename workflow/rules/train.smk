@@ -21,6 +21,8 @@ rule train:
         mem_mb=resource("mem_mb"),
         runtime=resource("runtime"),
         gpu=resource("gpu"),
+        gpu_model=gpu_resource("gpu_model"),
+        cpus_per_gpu=gpu_resource("cpus_per_gpu"),
     log:
         "logs/train/{dataset}/{run_id}.log",
     shell:

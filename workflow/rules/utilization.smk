@@ -14,6 +14,8 @@ rule utilization:
         mem_mb=resource("mem_mb"),
         runtime=30,
         gpu=resource("gpu"),
+        gpu_model=gpu_resource("gpu_model"),
+        cpus_per_gpu=gpu_resource("cpus_per_gpu"),
     log:
         "logs/utilization/{dataset}/{run_id}.log",
     shell:
