@@ -205,8 +205,8 @@ def test_l1_penalty_shrinks_weights(tiny_config, tmp_path):
     sparse["training"]["l1"] = 1e-2
     train(plain, tmp_path / "plain")
     train(sparse, tmp_path / "sparse")
-    norm = lambda run: sum(v.abs().sum().item() for k, v in torch.load(
-        tmp_path / run / "last.pt", weights_only=False)["model"].items() if "weight" in k)
+    norm = lambda run: sum(v.abs().sum().item() for k, v in io.torch_load_verified(
+        tmp_path / run / "last.pt")["model"].items() if "weight" in k)
     assert norm("sparse") < norm("plain")
 
 

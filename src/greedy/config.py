@@ -72,11 +72,12 @@ def short_hash(obj: Any, length: int = 8) -> str:
 
 def result_identity(config: dict) -> dict:
     """The part of a run configuration (run_config) that can change its results: everything but
-    the device, the evaluation batch size and paths (the data folder counts by its name, which is
+    the device, the evaluation batch size, the checkpoint interval and paths (the data folder counts by its name, which is
     the hash of the data's identity). Thread counts and the results folder are never in it."""
     identity = copy.deepcopy(config)
     identity.pop("device", None)
     identity.get("training", {}).pop("eval_batch_size", None)
+    identity.get("training", {}).pop("checkpoint_minutes", None)  # when last.pt is written, not what
     identity.get("weights", {}).pop("path", None)  # pre-trained weights count by name and sha256
     if "data_dir" in identity:
         identity["data_dir"] = Path(identity["data_dir"]).name

@@ -76,13 +76,16 @@ class ConditionalSpeed:
         return columns, rows
 
     def state_dict(self) -> dict:
-        return {"names": self.names, "running": self.running.cpu(), "steps": self.steps}
+        # rows not drained yet belong to an epoch a mid-epoch checkpoint cuts off
+        return {"names": self.names, "running": self.running.cpu(), "steps": self.steps,
+                "rows": [row.cpu() for row in self._rows]}
 
     def load_state_dict(self, state: dict) -> None:
         if state["names"] != self.names:
             raise ValueError(f"speed groups differ: {state['names']} vs {self.names}")
         self.running = state["running"].to(self.running.device)
         self.steps = state["steps"]
+        self._rows = [row.to(self.running.device) for row in state.get("rows", [])]
 
 
 def d_speed_series(running) -> np.ndarray:

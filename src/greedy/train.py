@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -48,16 +49,32 @@ def l1_norm(model) -> torch.Tensor:
     return torch.stack(torch._foreach_norm(list(model.parameters()), 1)).sum()
 
 
+def new_epoch_state() -> dict:
+    """What one epoch accumulates step by step (a mid-epoch checkpoint saves it)."""
+    return {"losses": [], "outputs": [], "targets": [], "kinds": []}
+
+
 def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch: int = 0,
                     method=None, speed: ConditionalSpeed | None = None, l1: float = 0.0,
-                    step_kinds: list | None = None, progress: bool = False) -> dict | None:
-    """One pass over `batches`. Returns the epoch's running metrics, or None if the loss diverged."""
+                    step_kinds: list | None = None, progress: bool = False,
+                    partial: dict | None = None, on_step: Callable[[dict], None] | None = None) -> dict | None:
+    """One pass over `batches`. Returns the epoch's running metrics, or None if the loss diverged.
+
+    `partial` (new_epoch_state(), from a mid-epoch checkpoint) resumes the epoch: its batches are
+    skipped (the epoch's order is seeded, so the rest come as they would have) and its
+    accumulators continue. `on_step(partial)` runs after every step (the trainer checkpoints)."""
     model.train()
     # Per-step metrics are kept as detached tensors and reduced once at the end of the epoch:
     # fewer small ops per step (the trainer must stay within 5 % of a bare training loop).
-    losses, outputs, targets = [], [], []
-    for inputs, labels in tqdm(batches, desc=f"epoch {epoch}", disable=not progress, mininterval=10,
-                               leave=False):
+    partial = partial if partial is not None else new_epoch_state()
+    losses, outputs, targets = partial["losses"], partial["outputs"], partial["targets"]
+    done = len(partial["kinds"])
+    if step_kinds is not None:
+        step_kinds.extend(partial["kinds"])
+    for index, (inputs, labels) in enumerate(tqdm(batches, desc=f"epoch {epoch}", disable=not progress,
+                                                  mininterval=10, leave=False)):
+        if index < done:
+            continue  # trained before the checkpoint this epoch resumes from
         inputs, labels = to_device(inputs, labels, device)
         kind = method.next_step(epoch, speed) if method is not None else "regular"
         rebalance = model.rebalancing(int(kind[-1])) if kind.startswith("rebalance") else contextlib.nullcontext()
@@ -78,6 +95,9 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
         losses.append(loss.detach() * len(labels))
         outputs.append([l.detach() for l in logits])
         targets.append(labels)
+        partial["kinds"].append(kind)
+        if on_step is not None:
+            on_step(partial)
     if not targets:
         return None
     with torch.no_grad():
@@ -114,9 +134,45 @@ def _logger(run_dir: Path) -> logging.Logger:
     return logger
 
 
+CHECKPOINTS = ("last.pt", "previous.pt")  # newest first
+
+
+def save_checkpoint(run_dir: Path, payload: dict) -> None:
+    """Write last.pt (checksummed, atomically), keeping the one before as previous.pt: a damaged
+    last.pt then costs one checkpoint interval, not the run."""
+    last, previous = (run_dir / name for name in CHECKPOINTS)
+    if last.exists():
+        os.replace(last, previous)
+    io.torch_save_verified(last, payload)
+
+
+def load_checkpoint(run_dir: Path, device, log: logging.Logger) -> dict | None:
+    """The newest checkpoint of the run that reads back intact (last.pt, else previous.pt), or
+    None. A damaged one (truncated, a changed byte, a missing key) is logged and renamed
+    <name>.corrupt, never resumed from and never deleted."""
+    for name in CHECKPOINTS:
+        path = run_dir / name
+        if not path.exists():
+            continue
+        try:
+            checkpoint = io.torch_load_verified(path, map_location=device)
+            missing = {"config_hash", "model", "optimizer", "method", "state", "rng"} - set(checkpoint)
+            if missing:
+                raise io.CorruptFileError(f"{path}: missing {sorted(missing)}")
+            return checkpoint
+        except io.CorruptFileError as error:
+            corrupt = path.with_name(path.name + ".corrupt")
+            os.replace(path, corrupt)
+            log.warning("%s; moved to %s, resuming from the state before it", error, corrupt)
+    return None
+
+
 def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = False,
-          on_epoch_end: Callable[[int], None] | None = None) -> dict:
-    """Train one model as `config` says (see config.run_config); returns the status summary."""
+          on_epoch_end: Callable[[int], None] | None = None,
+          on_step: Callable[[int], None] | None = None) -> dict:
+    """Train one model as `config` says (see config.run_config); returns the status summary.
+    `on_epoch_end(epoch)` and `on_step(step)` (1-based, over the whole run) are called as training
+    goes (progress reports; the fault-injection tests kill the process from them)."""
     run_dir = Path(run_dir)
     config_hash = run_hash(config, 16)  # what changes results only (config.result_identity)
     code = training_code_fingerprint(dataset=config["dataset"])
@@ -146,8 +202,9 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
              "wall_seconds": 0.0}
 
     last_path = run_dir / "last.pt"
-    if last_path.exists():
-        checkpoint = torch.load(last_path, map_location=device, weights_only=False)
+    partial = None  # the accumulators of an epoch a mid-epoch checkpoint cut off
+    checkpoint = load_checkpoint(run_dir, device, log)
+    if checkpoint is not None:
         if checkpoint["config_hash"] != config_hash:
             raise FileExistsError(f"{last_path} was written with another configuration; remove it first")
         if checkpoint.get("training_code") != code:
@@ -162,8 +219,35 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
             if speed is not None:
                 speed.load_state_dict(checkpoint["speed"])
             state = checkpoint["state"]
+            partial = checkpoint.get("partial")
             torch.set_rng_state(checkpoint["rng"])
-            log.info("resuming %s after epoch %d", run_dir, state["epoch"])
+            if partial is None:
+                log.info("resuming %s after epoch %d", run_dir, state["epoch"])
+            else:
+                log.info("resuming %s in epoch %d after step %d of it", run_dir, state["epoch"] + 1,
+                         len(partial["kinds"]))
+
+    def save(partial: dict | None = None) -> None:
+        """last.pt: everything to resume, at the end of an epoch or (partial) in the middle of one."""
+        save_checkpoint(run_dir, {
+            "config_hash": config_hash, "training_code": code, "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "method": method.state_dict(),
+            "speed": speed.state_dict() if speed is not None else None,
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "state": state, "rng": torch.get_rng_state(), "partial": partial})
+
+    # Mid-epoch checkpoints every `checkpoint_minutes` of training (epochs of the full-size models
+    # take hours; a preempted cluster job loses at most that much); 0: after every step.
+    every = training.get("checkpoint_minutes")
+    last_saved = time.monotonic()
+
+    def after_step(partial: dict) -> None:
+        nonlocal last_saved
+        if every is not None and time.monotonic() - last_saved >= 60 * every:
+            save(partial)
+            last_saved = time.monotonic()
+        if on_step is not None:
+            on_step(state["steps_done"] + len(partial["kinds"]))
 
     status = "completed"
     diverged_epoch = None
@@ -180,7 +264,9 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
         step_kinds: list[str] = []
         train_metrics = train_one_epoch(model, optimizer, splits.train, device, epoch=epoch,
                                         method=method, speed=speed, l1=training["l1"],
-                                        step_kinds=step_kinds, progress=progress)
+                                        step_kinds=step_kinds, progress=progress,
+                                        partial=partial, on_step=after_step)
+        partial = None
         if train_metrics is None:
             status, diverged_epoch, stopped_by = "diverged", epoch, "diverged"
             log.info("epoch %d: loss is not finite, run recorded as diverged", epoch)
@@ -225,11 +311,8 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
         if scheduler is not None:
             scheduler.step(train_metrics["loss"])  # official configuration: plateau of the training loss
         _write_tables(run_dir, state)
-        io.torch_save(last_path, {
-            "config_hash": config_hash, "training_code": code, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "method": method.state_dict(), "speed": speed.state_dict() if speed is not None else None,
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "state": state, "rng": torch.get_rng_state()})
+        save()
+        last_saved = time.monotonic()
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
 

@@ -175,3 +175,33 @@ def meta_files():
     if FIGLR_DATASETS:
         files.append(f"{RESULTS}/figures/figlr.meta.json")
     return files
+
+
+# One Snakemake run per checkout at a time. Snakemake's own lock is off (profiles/default:
+# a SIGKILLed run would leave it behind and refuse the same command until --unlock); this one is
+# an flock the kernel releases when the process dies, however it dies, so a second run fails fast
+# while the first lives and never after. Taken when jobs are about to run (onstart: not for
+# dry runs, lint or reports) and only by the main process, not by jobs a cluster runs.
+WORKFLOW_LOCK = ".snakemake/greedy.lock"
+
+
+onstart:
+    import fcntl
+    from snakemake.exceptions import WorkflowError
+
+    if workflow.is_main_process:
+        os.makedirs(os.path.dirname(WORKFLOW_LOCK), exist_ok=True)
+        lock = open(WORKFLOW_LOCK, "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise WorkflowError(
+                f"Another Snakemake run is working in {os.getcwd()} ({holder}; lock {WORKFLOW_LOCK}). "
+                "Wait for it to finish or stop it; two runs at once would train the same models twice. "
+                "The lock goes away by itself when that process ends (no --unlock needed).")
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()}, started {__import__('time').strftime('%Y-%m-%d %H:%M:%S')}\n")
+        lock.flush()
+        workflow.globals["_greedy_lock"] = lock  # held open for the life of this process
