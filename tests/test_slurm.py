@@ -75,9 +75,9 @@ def _comment(run_id: str) -> str:
     return f"rule_train_wildcards_cmnist_{run_id.replace('/', '_')}"
 
 
-def _slurm_logs(project: Path, run_id: str) -> list[Path]:
-    """The plugin's SLURM logs of a run's training jobs, one per submission."""
-    folder = project / ".snakemake" / "slurm_logs" / "rule_train" / f"cmnist_{run_id.replace('/', '_')}"
+def _slurm_logs(project: Path, run_id: str, rule: str = "train") -> list[Path]:
+    """The plugin's SLURM logs of a run's training (evaluation) jobs, one per submission."""
+    folder = project / ".snakemake" / "slurm_logs" / f"rule_{rule}" / f"cmnist_{run_id.replace('/', '_')}"
     return sorted(folder.glob("*.log"))
 
 
@@ -144,11 +144,12 @@ def test_smoke_through_slurm_retries_a_cancelled_job_and_equals_a_local_run(proj
     proc, cancelled, job = _run_cancelling_one(PROFILE + targets, project, pending, tmp_path / "run.log")
     output = (tmp_path / "run.log").read_text()
     assert proc.returncode == 0, output[-3000:]
-    # every job went through SLURM: one SLURM log per training job, the plugin's submissions
+    # every job went through SLURM: the plugin's log of each training and evaluation job
+    # (those of this run, and those of the test above when it ran first)
     for run_id in runs:
         assert _status(project, run_id).exists(), run_id
         assert _slurm_logs(project, run_id), f"{run_id}: trained without SLURM"
-    assert not re.search(r"^localrule (train|utilization):", output, re.M)
+        assert _slurm_logs(project, run_id, "utilization"), f"{run_id}: evaluated without SLURM"
     # the cancelled job: reported, resubmitted by the profile's retries, resumed from last.pt
     assert cancelled is not None, f"no training job was seen running with a last.pt:\n{output[-3000:]}"
     assert len(_slurm_logs(project, cancelled)) >= 2, output[-3000:]
