@@ -72,12 +72,13 @@ def short_hash(obj: Any, length: int = 8) -> str:
 
 def result_identity(config: dict) -> dict:
     """The part of a run configuration (run_config) that can change its results: everything but
-    the device, the evaluation batch size, the checkpoint interval and paths (the data folder counts by its name, which is
+    the device, the evaluation batch size, the checkpoint interval, compilation and paths (the data folder counts by its name, which is
     the hash of the data's identity). Thread counts and the results folder are never in it."""
     identity = copy.deepcopy(config)
     identity.pop("device", None)
     identity.get("training", {}).pop("eval_batch_size", None)
     identity.get("training", {}).pop("checkpoint_minutes", None)  # when last.pt is written, not what
+    identity.get("training", {}).pop("compile", None)  # how the steps are computed, like the device
     identity.get("weights", {}).pop("path", None)  # pre-trained weights count by name and sha256
     if "data_dir" in identity:
         identity["data_dir"] = Path(identity["data_dir"]).name
@@ -92,7 +93,8 @@ def run_hash(config: dict, length: int = 8) -> str:
 
 # The source files whose code decides a training run's results, relative to the package.
 # config.py is not among them: what it computes is the run configuration, which run_hash covers.
-TRAINING_CODE = ("evaluation.py", "methods.py", "mmtm.py", "models.py", "speed.py", "train.py")
+# compiling.py: a compiled run's numerics (its max-pool operator) are decided there.
+TRAINING_CODE = ("compiling.py", "evaluation.py", "methods.py", "mmtm.py", "models.py", "speed.py", "train.py")
 
 
 def data_code_files(dataset: str, package_dir: str | Path = PACKAGE_DIR) -> list[Path]:

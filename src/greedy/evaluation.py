@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from greedy import io
+from greedy.compiling import eager
 from greedy.data import Splits, carve_holdout, load_splits
 from greedy.models import MultiBranchNet, build_model, load_pretrained
 
@@ -35,7 +36,9 @@ def to_device(inputs, labels, device):
 
 @torch.no_grad()
 def collect_logits(model: MultiBranchNet, batches, device) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Every branch's logits over `batches` in evaluation mode, and the labels."""
+    """Every branch's logits over `batches` in evaluation mode, and the labels (a compiled
+    training model is evaluated by its eager module: compiling.py)."""
+    model = eager(model)
     model.eval()
     outputs, targets = [], []
     for inputs, labels in batches:

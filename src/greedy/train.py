@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from greedy import io
+from greedy import compiling, io
 from greedy.config import load_params, run_config, run_hash, training_code_fingerprint
 from greedy.data import Splits
 from greedy.evaluation import (build_for_config, epoch_metrics, evaluate, resolve_device, splits_for_config,
@@ -47,6 +47,13 @@ from greedy.speed import ConditionalSpeed, d_speed_series
 def l1_norm(model) -> torch.Tensor:
     """sum |theta| over all parameters, in one fused kernel (it runs every step of the L1 study)."""
     return torch.stack(torch._foreach_norm(list(model.parameters()), 1)).sum()
+
+
+# The loss is checked for NaN/inf every this many steps and at the end of the epoch, not after every
+# step: a check reads the value back to the host, which on a GPU waits for the step to finish.
+# A diverged step makes every later loss non-finite, so the run is still recorded as diverged in
+# the same epoch; it only trains on for at most this many useless steps first.
+FINITE_CHECK_STEPS = 50
 
 
 def new_epoch_state() -> dict:
@@ -62,12 +69,14 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
 
     `partial` (new_epoch_state(), from a mid-epoch checkpoint) resumes the epoch: its batches are
     skipped (the epoch's order is seeded, so the rest come as they would have) and its
-    accumulators continue. `on_step(partial)` runs after every step (the trainer checkpoints)."""
+    accumulators continue. `on_step(partial)` runs after every step (the trainer checkpoints).
+    `model` may be a compiling.Compiled model (the trainer's, when compiling)."""
     model.train()
     # Per-step metrics are kept as detached tensors and reduced once at the end of the epoch:
     # fewer small ops per step (the trainer must stay within 5 % of a bare training loop).
     partial = partial if partial is not None else new_epoch_state()
     losses, outputs, targets = partial["losses"], partial["outputs"], partial["targets"]
+    objectives = []  # not checked for NaN/inf yet (FINITE_CHECK_STEPS)
     done = len(partial["kinds"])
     if step_kinds is not None:
         step_kinds.extend(partial["kinds"])
@@ -83,8 +92,11 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
         loss = method.loss(logits, labels) if method is not None else sum(
             F.cross_entropy(l, labels) for l in logits)
         objective = loss + l1 * l1_norm(model) if l1 > 0 else loss
-        if not torch.isfinite(objective):
-            return None
+        objectives.append(objective.detach())
+        if len(objectives) >= FINITE_CHECK_STEPS:
+            if not torch.isfinite(torch.stack(objectives)).all():
+                return None
+            objectives.clear()
         optimizer.zero_grad(set_to_none=True)
         objective.backward()
         if speed is not None and kind == "regular":
@@ -98,7 +110,7 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
         partial["kinds"].append(kind)
         if on_step is not None:
             on_step(partial)
-    if not targets:
+    if not targets or (objectives and not torch.isfinite(torch.stack(objectives)).all()):
         return None
     with torch.no_grad():
         labels = torch.cat(targets)
@@ -197,6 +209,12 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
                                 momentum=training["momentum"], weight_decay=training["weight_decay"])
     scheduler = make_scheduler(optimizer, training.get("lr_schedule", {"name": "constant"}))
     speed = ConditionalSpeed(model.speed_groups()) if model.num_branches > 1 else None
+    # The training steps' model: compiled where training.*.compile says (compiling.py), after
+    # method.attach (RUBi's hook is compiled in). Evaluation and checkpoints use `model`, eager.
+    net = compiling.for_training(model, training.get("compile", "auto"), device,
+                                 len(splits.train) * training["max_epochs"], training["batch_size"], log)
+    if net is not model:
+        log.info("training steps compiled (training.*.compile: %s)", training.get("compile", "auto"))
     state = {"epoch": 0, "best_val_acc": -1.0, "best_epoch": None, "perfect_epochs": 0,
              "history": [], "steps_done": 0, "step_log": [], "speed_rows": [], "speed_columns": None,
              "wall_seconds": 0.0}
@@ -262,7 +280,7 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
         started = time.perf_counter()
         splits.train.set_epoch(epoch)
         step_kinds: list[str] = []
-        train_metrics = train_one_epoch(model, optimizer, splits.train, device, epoch=epoch,
+        train_metrics = train_one_epoch(net, optimizer, splits.train, device, epoch=epoch,
                                         method=method, speed=speed, l1=training["l1"],
                                         step_kinds=step_kinds, progress=progress,
                                         partial=partial, on_step=after_step)
@@ -337,6 +355,7 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
         "d_speed_at_best": best["d_speed"] if best else None,
         "final_train_acc": state["history"][-1]["train_acc"] if state["history"] else None,
         "wall_seconds": state["wall_seconds"], "device": str(device),
+        "compiled": isinstance(net, compiling.Compiled) and net.active,
     }
     io.write_json(status_path, summary)
     return summary

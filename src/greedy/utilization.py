@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from greedy import io
+from greedy.compiling import eager
 from greedy.evaluation import evaluate, load_run
 from greedy.models import MMTM, MultiBranchNet
 
@@ -69,6 +70,7 @@ def sparsity_ratio(model: torch.nn.Module, threshold: float = 1e-7) -> float:
 def conditional_utilization(model: MultiBranchNet, train_batches, test_batches, device) -> dict:
     if model.num_branches < 2:
         raise ValueError("d_util is defined for models with two or more branches")
+    model = eager(model)  # hooks and isolation on the eager module, never a compiled graph
     means = squeeze_means(model, train_batches, device)
     fused = evaluate(model, test_batches, device)
     with model.isolated(means):
