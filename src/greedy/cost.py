@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from greedy.benchmark import timed  # one timer (device-synchronised) for both benchmarks
 from greedy.config import load_params, run_config
 from greedy.data import DATASETS, dataset_module, prepare
-from greedy.evaluation import build_for_config, resolve_device, splits_for_config, to_device
+from greedy.evaluation import build_for_config, input_format, resolve_device, splits_for_config, to_device
 
 LOADER_TARGET = 5.0  # loader samples/s over model training samples/s (issue: never the bottleneck)
 
@@ -58,12 +58,12 @@ def measure_throughput(params: dict, dataset: str, steps: int = 10, repeats: int
                 break
         return batches
 
-    staged = [to_device(*b, device) for b in read_batches(steps)]
+    model = build_for_config(config, splits, device)
+    staged = [to_device(*b, device, input_format(model)) for b in read_batches(steps)]
     steps = len(staged)
     samples = sum(len(labels) for _, labels in staged)
     loader = [timed(lambda: read_batches(steps), torch.device("cpu")) for _ in range(repeats)]
 
-    model = build_for_config(config, splits, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["training"]["momentum"])
 
     def train_steps(batches):

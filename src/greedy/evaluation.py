@@ -27,10 +27,31 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def to_device(inputs, labels, device):
-    """Move a batch; image batches go channels-last (about 30 % faster convolutions on CPU)."""
+# Architectures whose 2-D convolutions stay contiguous on the CPU. Channels-last is ~30 % faster
+# for the CMNIST nets (oneDNN, 2 cores), but ResNet18's backward then reorders every 3x3 weight
+# gradient into the weights' layout, a strided copy of up to 512x512x3x3 floats per convolution:
+# a third of the step at the smoke run's 32x32 renders (1.8x slower than contiguous), 4 % at
+# 224x224 (torch.profiler, README "Performance").
+CONTIGUOUS_ON_CPU = frozenset({"resnet18"})
+
+
+def memory_format_for(architecture: str, device, video: bool = False) -> torch.memory_format:
+    """The memory format of a model's weights and image batches (video, 5-D: contiguous)."""
+    if video or (torch.device(device).type == "cpu" and architecture in CONTIGUOUS_ON_CPU):
+        return torch.contiguous_format
+    return torch.channels_last
+
+
+def input_format(model) -> torch.memory_format:
+    """The memory format build_for_config chose for `model`'s image batches."""
+    return getattr(eager(model), "input_format", torch.channels_last)
+
+
+def to_device(inputs, labels, device, memory_format: torch.memory_format = torch.channels_last):
+    """Move a batch; image batches go to `memory_format` (input_format(model))."""
     inputs = [x.to(device, non_blocking=True) for x in inputs]
-    inputs = [x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in inputs]
+    if memory_format == torch.channels_last:
+        inputs = [x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in inputs]
     return inputs, labels.to(device, non_blocking=True)
 
 
@@ -40,9 +61,9 @@ def collect_logits(model: MultiBranchNet, batches, device) -> tuple[list[torch.T
     training model is evaluated by its eager module: compiling.py)."""
     model = eager(model)
     model.eval()
-    outputs, targets = [], []
+    outputs, targets, memory_format = [], [], input_format(model)
     for inputs, labels in batches:
-        inputs, labels = to_device(inputs, labels, device)
+        inputs, labels = to_device(inputs, labels, device, memory_format)
         outputs.append(model(inputs))
         targets.append(labels)
     return [torch.cat([o[k] for o in outputs]) for k in range(model.num_branches)], torch.cat(targets)
@@ -76,9 +97,11 @@ def build_for_config(config: dict, splits: Splits, device, pretrained: bool = Tr
                         model_cfg["channels"], model_cfg["fusion_after"])
     if pretrained and config.get("weights"):
         load_pretrained(model, model_cfg["architecture"], config["weights"]["path"])
-    if any(p.dim() == 5 for p in model.parameters()):  # video (I3D): channels_last is for 4-D weights
-        return model.to(device)
-    return model.to(device, memory_format=torch.channels_last)
+    # video (I3D): channels_last is for 4-D weights
+    memory_format = memory_format_for(model_cfg["architecture"], device,
+                                      video=any(p.dim() == 5 for p in model.parameters()))
+    model.input_format = memory_format
+    return model.to(device, memory_format=memory_format)
 
 
 def splits_for_config(config: dict) -> Splits:

@@ -37,8 +37,8 @@ from tqdm import tqdm
 from greedy import compiling, io
 from greedy.config import load_params, run_config, run_hash, training_code_fingerprint
 from greedy.data import Splits
-from greedy.evaluation import (build_for_config, epoch_metrics, evaluate, resolve_device, splits_for_config,
-                               to_device)
+from greedy.evaluation import (build_for_config, epoch_metrics, evaluate, input_format, resolve_device,
+                               splits_for_config, to_device)
 from greedy.methods import make_method
 from greedy.models import MultiBranchNet
 from greedy.speed import ConditionalSpeed, d_speed_series
@@ -77,6 +77,7 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
     partial = partial if partial is not None else new_epoch_state()
     losses, outputs, targets = partial["losses"], partial["outputs"], partial["targets"]
     objectives = []  # not checked for NaN/inf yet (FINITE_CHECK_STEPS)
+    memory_format = input_format(model)
     done = len(partial["kinds"])
     if step_kinds is not None:
         step_kinds.extend(partial["kinds"])
@@ -84,7 +85,7 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
                                                   mininterval=10, leave=False)):
         if index < done:
             continue  # trained before the checkpoint this epoch resumes from
-        inputs, labels = to_device(inputs, labels, device)
+        inputs, labels = to_device(inputs, labels, device, memory_format)
         kind = method.next_step(epoch, speed) if method is not None else "regular"
         rebalance = model.rebalancing(int(kind[-1])) if kind.startswith("rebalance") else contextlib.nullcontext()
         with rebalance:
