@@ -31,6 +31,8 @@ def test_auto_compiles_long_runs_only():
     assert compiling.should_compile("auto", cpu, compiling.AUTO_MIN_STEPS)
     assert compiling.should_compile("auto", cuda, 10 ** 6)
     assert not compiling.should_compile("auto", mps, 10 ** 6)
+    assert not compiling.should_compile("auto", cpu, 10 ** 6, "i3d")  # measured: no gain
+    assert compiling.should_compile("auto", cuda, 10 ** 6, "i3d")
     assert compiling.should_compile(True, cpu, 1) and not compiling.should_compile(False, cuda, 10 ** 6)
     with pytest.raises(ValueError, match="compile"):
         compiling.should_compile("yes", cpu, 1)

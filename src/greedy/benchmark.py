@@ -91,7 +91,7 @@ def measure(params: dict, steps: int = 40, repeats: int = 9, progress: bool = Fa
     # as the trainer decides for a real run of this configuration (train.train)
     setting = training.get("compile", "auto")
     planned = len(splits.train) * training["max_epochs"]
-    compiled_on = compiling.should_compile(setting, device, planned)
+    compiled_on = compiling.should_compile(setting, device, planned, config["model"]["architecture"])
     net = compiling.Compiled(model, training["batch_size"])  # the compiled side, whatever `setting`
     trainer_net = net if compiled_on else model
     optimizer, reference_optimizer = sgd(model), sgd(reference)
@@ -169,9 +169,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="params.yaml and overlays, later files win (default: params.yaml)")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's; training jobs use resources.cmnist.threads)")
 
 
 def run(args: argparse.Namespace) -> dict:
+    if args.threads:
+        torch.set_num_threads(args.threads)
     result = measure(load_params(args.params), args.steps, args.repeats, progress=True)
     print(json.dumps(result, indent=2))
     checks = [("trainer / eager bare loop throughput", result["trainer_over_eager_bare_throughput"], ">=", 1.4),

@@ -2,11 +2,15 @@
 
 `training.<dataset>.compile` (params.yaml): true, false or "auto". Like the device it says how a
 run is computed, not what: it is not in the run id (config.result_identity). "auto" compiles
-when the run plans at least AUTO_MIN_STEPS training steps (max_epochs x batches per epoch): on
-two CPU cores compiling the CMNIST model's three training graphs (regular, re-balance m0, m1)
-takes about a minute with a cold cache (seconds with a warm one, ~/.cache or /tmp/torchinductor_*)
-and then saves about a third of every step, so short runs (the smoke overlay's, the tests') stay
-eager and real runs compile. MPS stays eager under "auto" (Inductor's MPS support is partial).
+when the run plans at least AUTO_MIN_STEPS training steps (max_epochs x batches per epoch), so
+short runs (the smoke overlay's, the tests') stay eager and real runs compile. Measured on two
+shared CPU cores (README "Performance"): the CMNIST model's compiled step is ~1.1x faster (1.24x
+at the smoke widths, one thread; convolutions, the same oneDNN kernels either way, are most of
+the step); its training graphs (regular, re-balance m0, m1) compile in 15-60 s with a cold
+Inductor cache (seconds warm: /tmp/torchinductor_<user>), repaid after a few epochs of a real run
+(469 steps each). ResNet18: ~1.1x, ~95 s. I3D (AUTO_EAGER_ON_CPU): no gain after 8 minutes of
+compiling, so "auto" keeps it eager on the CPU. CUDA was not measured here; "auto" compiles
+there too. MPS stays eager (Inductor's MPS support is partial).
 
 What is compiled: the model's forward pass in training mode (`fullgraph=True`, static shapes),
 with its backward lowered at the same time (AOTAutograd), so that a compilation failure (no C++
@@ -29,6 +33,9 @@ import torch
 from torch import nn
 
 AUTO_MIN_STEPS = 5000
+# Architectures "auto" leaves eager on the CPU: I3D's compiled step measured no faster (136 vs
+# 139 ms, i3d_small at smoke scale, one thread) after 8 minutes of compiling.
+AUTO_EAGER_ON_CPU = frozenset({"i3d", "i3d_small"})
 SETTINGS = (True, False, "auto")
 BACKEND = "inductor"  # torch.compile's backend (the tests put a failing one here)
 
@@ -100,13 +107,15 @@ def opaque_max_pools(model: nn.Module) -> int:
     return count
 
 
-def should_compile(setting, device: torch.device, planned_steps: int) -> bool:
+def should_compile(setting, device: torch.device, planned_steps: int, architecture: str | None = None) -> bool:
     """Whether the trainer compiles: `setting` is training.<dataset>.compile."""
     if setting not in SETTINGS:
         raise ValueError(f"training.*.compile: {setting!r}; choose true, false or auto")
     if setting != "auto":
         return bool(setting)
-    return device.type != "mps" and planned_steps >= AUTO_MIN_STEPS
+    if device.type == "mps" or (device.type == "cpu" and architecture in AUTO_EAGER_ON_CPU):
+        return False
+    return planned_steps >= AUTO_MIN_STEPS
 
 
 class Compiled:
@@ -120,10 +129,16 @@ class Compiled:
         # the backward graph is compiled with the forward one (not lazily at the first
         # backward), so that every compilation error surfaces where the fallback catches it
         functorch_config.force_non_lazy_backward_lowering = True
+        backend = backend or BACKEND
+        options = None
         if next(module.parameters()).device.type == "cpu":
             opaque_max_pools(module)
+            if backend == "inductor":
+                # keep the layout evaluation.memory_format_for chose: Inductor's own choice of
+                # channels-last made ResNet18's backward reorder every weight gradient again
+                options = {"layout_optimization": False}
         self.module = module
-        self.compiled = torch.compile(module, fullgraph=True, dynamic=False, backend=backend or BACKEND)
+        self.compiled = torch.compile(module, fullgraph=True, dynamic=False, backend=backend, options=options)
         self.batch_size = batch_size
         self.log = log or logging.getLogger(__name__)
         self.error: str | None = None
@@ -153,8 +168,8 @@ def eager(model):
 
 
 def for_training(model: nn.Module, setting, device: torch.device, planned_steps: int,
-                 batch_size: int | None, log: logging.Logger | None = None):
+                 batch_size: int | None, log: logging.Logger | None = None, architecture: str | None = None):
     """`model` wrapped in Compiled when should_compile says so, else `model` itself."""
-    if not should_compile(setting, device, planned_steps):
+    if not should_compile(setting, device, planned_steps, architecture):
         return model
     return Compiled(model, batch_size, log)

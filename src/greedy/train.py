@@ -213,7 +213,8 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
     # The training steps' model: compiled where training.*.compile says (compiling.py), after
     # method.attach (RUBi's hook is compiled in). Evaluation and checkpoints use `model`, eager.
     net = compiling.for_training(model, training.get("compile", "auto"), device,
-                                 len(splits.train) * training["max_epochs"], training["batch_size"], log)
+                                 len(splits.train) * training["max_epochs"], training["batch_size"], log,
+                                 config["model"]["architecture"])
     if net is not model:
         log.info("training steps compiled (training.*.compile: %s)", training.get("compile", "auto"))
     state = {"epoch": 0, "best_val_acc": -1.0, "best_epoch": None, "perfect_epochs": 0,
