@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from test_dvc import run as run_in_clone, shared_smoke_repro
 
 SMOKE = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
 
@@ -39,9 +40,14 @@ def run(cmd, cwd, check=True):
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    project = copy_project(tmp_path_factory.mktemp("smoke"))
-    assert not (project.parent / "shared").exists()
-    run(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml"], project)
+    """The whole smoke DAG, run once a session on a fresh `git clone` with no ../shared beside it:
+    by `dvc repro` (tests/test_dvc.py), whose stages are Snakemake calls on these same rules. Then
+    the README's `snakemake` on that clone must find every job done (the two front doors agree on
+    what is up to date); the tests below read what the run wrote. Snakemake from an empty clone is
+    run by tests/test_recovery.py, test_triggers.py and test_slurm.py (CMNIST)."""
+    project = shared_smoke_repro(tmp_path_factory)["project"]
+    again = run_in_clone(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml"], project)
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:] + again.stderr[-3000:]
     return project
 
 
@@ -147,14 +153,14 @@ def test_smoke_dag_runs_the_nvgesture_chain_from_the_fixture(smoke_run):
 
 
 def test_html_report_holds_the_rendered_artifacts(smoke_run):
-    run(["snakemake", "--configfile", "config/smoke.yaml", "--report", "results/report.html"], smoke_run)
+    run_in_clone(["snakemake", "--configfile", "config/smoke.yaml", "--report", "results/report.html"], smoke_run)
     html = (smoke_run / "results" / "report.html").read_text()
     for name in ("fig7.png", "fig5c.png", "dspeed_steps.png", "table1.md", "report.md"):
         assert name in html, name
 
 
 def test_smoke_dag_again_does_nothing(smoke_run):
-    result = run(["snakemake", "-n", "--cores", "2", "--configfile", "config/smoke.yaml"], smoke_run)
+    result = run_in_clone(["snakemake", "-n", "--cores", "2", "--configfile", "config/smoke.yaml"], smoke_run)
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
