@@ -43,12 +43,10 @@ def smoke_run(tmp_path_factory):
     """The whole smoke DAG, run once a session on a fresh `git clone` with no ../shared beside it:
     by `dvc repro` (tests/test_dvc.py), whose stages are Snakemake calls on these same rules. Then
     the README's `snakemake` on that clone must find every job done (the two front doors agree on
-    what is up to date); the tests below read what the run wrote. Snakemake from an empty clone is
-    run by tests/test_recovery.py, test_triggers.py and test_slurm.py (CMNIST)."""
-    project = shared_smoke_repro(tmp_path_factory)["project"]
-    again = run_in_clone(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml"], project)
-    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:] + again.stderr[-3000:]
-    return project
+    what is up to date: test_smoke_dag_again_does_nothing); the tests below read what the run
+    wrote. Snakemake from an empty clone is run by tests/test_recovery.py, test_triggers.py and
+    test_slurm.py (CMNIST)."""
+    return shared_smoke_repro(tmp_path_factory)["project"]
 
 
 def test_smoke_dag_writes_every_artifact(smoke_run):
@@ -160,8 +158,9 @@ def test_html_report_holds_the_rendered_artifacts(smoke_run):
 
 
 def test_smoke_dag_again_does_nothing(smoke_run):
-    result = run_in_clone(["snakemake", "-n", "--cores", "2", "--configfile", "config/smoke.yaml"], smoke_run)
-    assert "Nothing to be done" in result.stdout + result.stderr
+    """The README's command (for real, not a dry run) after the smoke run: no job is run."""
+    result = run_in_clone(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml"], smoke_run)
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def test_smoke_run_shows_the_papers_effect(smoke_run):
