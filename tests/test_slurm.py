@@ -98,8 +98,10 @@ def _run_cancelling_one(cmd, project: Path, run_ids, log: Path):
                     jobs = _slurm_jobs()
                     for run_id in run_ids:
                         run_dir = _status(project, run_id).parent
+                        # only this run's own jobs: a restarted slurmctld may still list
+                        # jobs of an earlier run with the same comment (same run id)
                         running = [i for i, (state, comment) in jobs.items()
-                                   if state == "RUNNING" and comment == _comment(run_id)]
+                                   if i in submitted and state == "RUNNING" and comment == _comment(run_id)]
                         if running and (run_dir / "last.pt").exists() and not (run_dir / "status.json").exists():
                             cancelled, job = run_id, running[0]
                             subprocess.run(["scancel", job], check=True)
