@@ -199,6 +199,20 @@ def test_figlr_takes_the_two_modality_pairing_of_each_data_set(tmp_path):
     assert "| figlr CMNIST mono+gray |" in text and "(does not grow) (4 models, 1 diverged) | qualitative |" in text
 
 
+def test_figlr_panel_without_a_defined_d_util_is_drawn_and_says_so(tmp_path):
+    """d_util is NaN where a branch gets nothing right (a tiny NVGesture model at smoke scale): the
+    panel says so on its log axis instead of stopping the whole render with a matplotlib error."""
+    cmnist = _csv(tmp_path / "cmnist.csv", _models("mono+gray", n=1, lr=0.02, d_util=0.1))
+    nvgesture = _csv(tmp_path / "nvg.csv", _models("rgb+depth", n=1, lr=0.0164, d_util=float("nan")),
+                     _models("rgb+rgb", n=1, lr=0.0164, d_util=0.3))
+    _render("figlr", "--sweep", f"cmnist={cmnist}", f"nvgesture={nvgesture}", "--png", tmp_path / "figlr.png",
+            "--meta", tmp_path / "figlr.meta.json")
+    meta = json.loads((tmp_path / "figlr.meta.json").read_text())
+    assert (tmp_path / "figlr.png").stat().st_size > 0
+    assert meta["summary"]["nvgesture"]["pairing"] == "rgb+depth" and meta["summary"]["nvgesture"]["models"] == 1
+    assert meta["summary"]["nvgesture"]["per_lr"]["0.0164"]["d_util_mean"] is None
+
+
 @pytest.fixture
 def unrasterised(monkeypatch):
     """Skip layout and PNG encoding (most of a figure's time on a CPU): for tests about the meta

@@ -311,11 +311,17 @@ def fig5b(sweep_csv: str, method_sweep_csv: str, pairing: str, out_png: str, met
 
 def _against(ax, frame: pd.DataFrame, table: pd.DataFrame, by: str, column: str, color: str) -> None:
     """Each completed model as a dot, and the mean ± std over its seeds at each value of `by`."""
-    done = _completed(frame)
+    done = _completed(frame).dropna(subset=[column])
+    ax.set_ylabel(LABELS.get(column, column))
+    if done.empty:  # e.g. d_util is undefined where a branch gets nothing right: say so, keep the axis
+        ax.text(0.5, 0.5, f"no completed model with a defined {LABELS.get(column, column)}",
+                transform=ax.transAxes, ha="center", va="center", fontsize=8)
+        if len(frame) and (frame[by] > 0).all():  # a log axis needs positive limits to draw ticks
+            ax.set_xlim(frame[by].min() / 2, frame[by].max() * 2)
+        return
     ax.scatter(done[by], done[column], s=10, alpha=0.35, color=color)
     ax.errorbar(table[by], table[f"{column}_mean"], yerr=table[f"{column}_std"], fmt="o-", capsize=3,
                 color=color, label="mean ± std over seeds")
-    ax.set_ylabel(LABELS.get(column, column))
     ax.legend(fontsize=7)
 
 
