@@ -1,15 +1,21 @@
 import copy
+import getpass
 import os
+import tempfile
+from pathlib import Path
 
 # The smoke regression file (tests/test_workflow/) holds bit for bit only with the same kernels:
 # AVX2 ones, what every x86 machine since 2013 has. On an AVX-512 machine PyTorch and oneDNN would
 # otherwise pick other kernels, whose different summation orders the smoke run's small models
 # amplify into d_util 0.3 apart. Set before torch is imported; every subprocess (dvc, snakemake,
 # the SLURM jobs) inherits it. MKL needs no pin: it gives the same results on both.
-os.environ["ATEN_CPU_CAPABILITY"] = "avx2"
-os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
-
-from pathlib import Path
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+# Inductor's cache does not tell kernels built under one capability from another's (PyTorch
+# 2.14.1: compiled training gave NaN losses from kernels cached by an unpinned run), so the tests
+# keep a cache per capability.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(tempfile.gettempdir()) / (
+    f"torchinductor-tests-{getpass.getuser()}-{os.environ['ATEN_CPU_CAPABILITY']}")))
 
 import pytest
 import torch
