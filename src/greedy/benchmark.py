@@ -3,6 +3,7 @@
 On the CMNIST two-branch model of params.yaml and pre-staged batches (already rendered and on the
 device), one run measures step times of
   - the eager bare loop (forward, summed cross-entropy, backward, SGD step: every peer's loop),
+    in the trainer's memory format, and in PyTorch's default (contiguous) format as a peer writes it,
   - the same loop with the model compiled as the trainer compiles it (compiling.Compiled),
   - the trainer (train_one_epoch: method, d_speed bookkeeping, metrics) as training.cmnist.compile
     configures it, and the eager trainer,
@@ -13,7 +14,9 @@ and reports
   - conditional-speed bookkeeping time / training step time             (target <= 0.05)
   - d_util evaluation time / two epochs' worth of forward passes        (target <= 1.0)
   - guided step time / vanilla step time, after the warm-up              (target <= 1.05)
-  - the compiled model's logits against the eager model's on one batch (relative difference).
+  - the compiled model's logits against the eager model's on one batch (relative difference),
+  - for information: trainer / the contiguous eager bare loop (no target; the targets compare
+    with the eager loop in the trainer's memory format).
 Each timing is the median of several alternating repeats, so background noise hits every side.
 
     greedy benchmark --params params.yaml config/real-mnist.yaml
@@ -78,12 +81,14 @@ def measure(params: dict, steps: int = 40, repeats: int = 9, progress: bool = Fa
     splits = splits_for_config(config)
     model = build_for_config(config, splits, device)
     reference = copy.deepcopy(model)  # the eager bare loop's own model, never compiled
+    contiguous = copy.deepcopy(model).to(memory_format=torch.contiguous_format)  # a peer's default
     staged = []
     for batch in splits.train:
         staged.append(to_device(*batch, device))
         if len(staged) == steps:
             break
     steps = len(staged)
+    staged_contiguous = [([x.contiguous() for x in inputs], labels) for inputs, labels in staged]
 
     def sgd(m):
         return torch.optim.SGD(m.parameters(), lr=config["lr"], momentum=training["momentum"])
@@ -94,12 +99,13 @@ def measure(params: dict, steps: int = 40, repeats: int = 9, progress: bool = Fa
     compiled_on = compiling.should_compile(setting, device, planned, config["model"]["architecture"])
     net = compiling.Compiled(model, training["batch_size"])  # the compiled side, whatever `setting`
     trainer_net = net if compiled_on else model
-    optimizer, reference_optimizer = sgd(model), sgd(reference)
+    optimizer, reference_optimizer, contiguous_optimizer = sgd(model), sgd(reference), sgd(contiguous)
     method = make_method("vanilla")
     speed = ConditionalSpeed(model.speed_groups())
 
     compile_seconds = timed(lambda: bare_loop(net, optimizer, staged[:2]), device)  # compiles
     bare_loop(reference, reference_optimizer, staged[:5])  # warm-up
+    bare_loop(contiguous, contiguous_optimizer, staged_contiguous[:5])
     train_one_epoch(model, optimizer, staged[:5], device, method=method, speed=speed)  # gate means exist
     guided_params = {**params["methods"]["cmnist"]["guided"], "warmup_epochs": 0}
     guided = make_method("guided", **guided_params)
@@ -107,9 +113,11 @@ def measure(params: dict, steps: int = 40, repeats: int = 9, progress: bool = Fa
         with model.rebalancing(k):
             bare_loop(net, optimizer, staged[:2])
     train_one_epoch(trainer_net, optimizer, staged[:5], device, method=guided, speed=speed)
-    sides = {"bare_eager": [], "bare_compiled": [], "trainer": [], "trainer_eager": [], "guided": []}
+    sides = {"bare_eager": [], "bare_eager_contiguous": [], "bare_compiled": [], "trainer": [],
+             "trainer_eager": [], "guided": []}
     guided_kinds: list[str] = []
     jobs = [("bare_eager", lambda: bare_loop(reference, reference_optimizer, staged)),
+            ("bare_eager_contiguous", lambda: bare_loop(contiguous, contiguous_optimizer, staged_contiguous)),
             ("bare_compiled", lambda: bare_loop(net, optimizer, staged)),
             ("trainer", lambda: train_one_epoch(trainer_net, optimizer, staged, device, method=method, speed=speed)),
             ("trainer_eager", lambda: train_one_epoch(model, optimizer, staged, device, method=method, speed=speed)),
@@ -146,10 +154,12 @@ def measure(params: dict, steps: int = 40, repeats: int = 9, progress: bool = Fa
         "batch_size": training["batch_size"], "channels": config["model"]["channels"],
         "compile_setting": setting, "trainer_compiled": compiled_on and net.active,
         "compile_error": net.error, "first_compile_s": compile_seconds,
-        "bare_eager_step_ms": ms("bare_eager"), "bare_compiled_step_ms": ms("bare_compiled"),
+        "bare_eager_step_ms": ms("bare_eager"), "bare_eager_contiguous_step_ms": ms("bare_eager_contiguous"),
+        "bare_compiled_step_ms": ms("bare_compiled"),
         "trainer_step_ms": ms("trainer"), "trainer_eager_step_ms": ms("trainer_eager"),
         "compiled_over_eager_bare_throughput": median["bare_eager"] / median["bare_compiled"],
         "trainer_over_eager_bare_throughput": median["bare_eager"] / median["trainer"],
+        "trainer_over_contiguous_eager_bare_throughput": median["bare_eager_contiguous"] / median["trainer"],
         "eager_trainer_over_eager_bare_throughput": median["bare_eager"] / median["trainer_eager"],
         "compiled_vs_eager_logits_max_rel_diff": logit_difference,
         "bookkeeping_ms": 1000 * bookkeeping,
@@ -187,6 +197,8 @@ def run(args: argparse.Namespace) -> dict:
     for name, value, op, target in checks:
         ok = value >= target if op == ">=" else value <= target
         print(f"{name:38s} {value:7.3f}  (target {op} {target})  {'ok' if ok else 'MISSED'}")
+    print(f"{'trainer / contiguous eager bare loop':38s} {result['trainer_over_contiguous_eager_bare_throughput']:7.3f}"
+          "  (information: a peer's loop in PyTorch's default memory format)")
     return result
 
 
