@@ -180,7 +180,7 @@ def test_guided_replaces_the_gate_of_the_branch_d_speed_says(sign, target):
     seen = []
     for m in model.fusions.values():
         m.register_forward_pre_hook(lambda mod, args: seen.append(
-            ({k: v.clone() for k, v in mod.gate_override.items()}, [mod.mean_gate(0), mod.mean_gate(1)]))
+            (mod.rebalance_branch, [mod.mean_gate(0), mod.mean_gate(1)], mod.gates(list(args[0]))))
             if mod is model.fusions["3"] else None)
     batches = [([torch.rand(8, 3, 28, 28), torch.rand(8, 1, 28, 28)], torch.arange(8)) for _ in range(4)]
     method = Guided(alpha=0.5, rebalance_steps=2, warmup_epochs=0)
@@ -188,11 +188,13 @@ def test_guided_replaces_the_gate_of_the_branch_d_speed_says(sign, target):
     train_one_epoch(model, torch.optim.SGD(model.parameters(), lr=0.0), batches, "cpu", epoch=0,
                     method=method, speed=speed, step_kinds=kinds_seen)
     assert kinds_seen == ["regular", f"rebalance{target}", f"rebalance{target}", "regular"]
-    assert seen[0][0] == {} and seen[3][0] == {}
+    assert seen[0][0] is None and seen[3][0] is None
     for step in (1, 2):
-        override, means = seen[step]
-        assert set(override) == {target}
-        assert torch.equal(override[target], means[target])  # the running mean at that step
+        branch, means, gates = seen[step]
+        assert branch == target
+        # the running mean at that step, for every sample
+        assert torch.equal(gates[target], means[target].expand_as(gates[target]))
+        assert not torch.equal(gates[1 - target], means[1 - target].expand_as(gates[1 - target]))
 
 
 def test_blending_weights_hand_checked():

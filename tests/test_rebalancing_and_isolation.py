@@ -51,7 +51,7 @@ def test_rebalancing_step_cuts_branch0_off_from_m1():
     assert torch.equal(rebalanced[0], rebalanced_other[0]), "re-balancing m0: branch 0 ignores m1"
     assert not torch.allclose(rebalanced[1], rebalanced_other[1]), "branch 1 still fused"
     # the override is lifted when the context ends
-    assert all(not m.gate_override for m in model.fusions.values())
+    assert all(m.rebalance_branch is None for m in model.fusions.values())
 
 
 def test_rebalancing_gate_is_the_running_mean():

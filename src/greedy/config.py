@@ -15,6 +15,8 @@ from typing import Any, Iterable
 import jsonschema
 import yaml
 
+from greedy import procedure
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parents[1]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "params.schema.yaml"
@@ -82,6 +84,10 @@ def result_identity(config: dict) -> dict:
     identity.get("weights", {}).pop("path", None)  # pre-trained weights count by name and sha256
     if "data_dir" in identity:
         identity["data_dir"] = Path(identity["data_dir"]).name
+    # the official-code switches count where they differ from the paper's text (procedure.py)
+    switches = procedure.differences(identity.pop("procedure", {}))
+    if switches:
+        identity["procedure"] = switches
     return identity
 
 
@@ -172,5 +178,7 @@ def run_config(params: dict, dataset: str, modalities: list[str], lr: float, see
         "seed": int(seed),
         "method": method,
         "method_params": method_params,
+        # where the paper's text and the official code differ (procedure.py): every switch's value
+        "procedure": procedure.resolve(params.get("procedure", {}).get(dataset), f"procedure.{dataset}"),
         "device": params["device"],
     }

@@ -27,6 +27,10 @@ class Vanilla:
     def next_step(self, epoch: int, speed) -> str:
         return "regular"
 
+    def upcoming(self, epoch: int, speed) -> str:
+        """The kind of the next step, which will be taken in `epoch` (it stays the next step's)."""
+        return "regular"
+
     def loss(self, logits: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         return sum(F.cross_entropy(l, labels) for l in logits)
 
@@ -46,44 +50,69 @@ class Guided(Vanilla):
     With more than two branches (the paper's section 7), d_speed is the difference of the two
     most different speeds and the branch with the highest speed is accelerated; with two branches
     that is the same rule (d_speed > 0 means speed(m0) > speed(m1)).
+    `first_step_after_warmup` "regular" (the official code) makes the warm-up's first successor
+    regular; "any" lets the last warm-up step's d_speed start a window at once.
     """
 
-    def __init__(self, alpha: float, rebalance_steps: int, warmup_epochs: int = 1, **_):
+    def __init__(self, alpha: float, rebalance_steps: int, warmup_epochs: int = 1,
+                 first_step_after_warmup: str = "any", **_):
         self.alpha, self.rebalance_steps, self.warmup_epochs = alpha, rebalance_steps, warmup_epochs
+        self.first_regular = first_step_after_warmup == "regular"
         self.remaining = 0          # re-balancing steps left in the current window
         self.target = None          # the modality being accelerated
         self.after_regular = False  # whether the previous step was regular (d_speed is fresh)
+        self.unlocked = False       # whether a step after the warm-up has been taken
+
+    def _decide(self, epoch: int, speed) -> int | None:
+        """The branch a step in `epoch` accelerates (None: a regular step), without side effects."""
+        if self.remaining > 0:
+            return self.target
+        if epoch < self.warmup_epochs or (self.first_regular and not self.unlocked):
+            return None
+        if self.after_regular and speed is not None and abs(speed.d_speed()) > self.alpha:
+            speeds = speed.speeds()
+            return max(speeds, key=speeds.get)
+        return None
 
     def next_step(self, epoch: int, speed) -> str:
+        target = self._decide(epoch, speed)
+        self.unlocked = self.unlocked or epoch >= self.warmup_epochs
+        if target is None:
+            self.after_regular = True
+            return "regular"
         if self.remaining > 0:
             self.remaining -= 1
-            return f"rebalance{self.target}"
-        if self.after_regular and epoch >= self.warmup_epochs and speed is not None:
-            d_speed = speed.d_speed()
-            if abs(d_speed) > self.alpha:
-                speeds = speed.speeds()
-                self.target = max(speeds, key=speeds.get)
-                self.remaining = self.rebalance_steps - 1
-                self.after_regular = False
-                return f"rebalance{self.target}"
-        self.after_regular = True
-        return "regular"
+        else:
+            self.target, self.remaining = target, self.rebalance_steps - 1
+        self.after_regular = False
+        return f"rebalance{target}"
+
+    def upcoming(self, epoch: int, speed) -> str:
+        target = self._decide(epoch, speed)
+        return "regular" if target is None else f"rebalance{target}"
 
     def state_dict(self) -> dict:
-        return {"remaining": self.remaining, "target": self.target, "after_regular": self.after_regular}
+        return {"remaining": self.remaining, "target": self.target, "after_regular": self.after_regular,
+                "unlocked": self.unlocked}
 
     def load_state_dict(self, state: dict) -> None:
         self.remaining, self.target, self.after_regular = state["remaining"], state["target"], state["after_regular"]
+        self.unlocked = state.get("unlocked", False)
 
 
 class Random(Vanilla):
     """The random variant: after the warm-up, each step is drawn uniformly from
-    {regular, re-balance m0, re-balance m1, ...} with a generator seeded by the run's seed."""
+    {regular, re-balance m0, re-balance m1, ...} with a generator seeded by the run's seed.
+    `upcoming` draws the next step's kind ahead and keeps it for that step (the same stream of
+    draws); `first_step_after_warmup` "regular" (the official code) makes the first one regular."""
 
-    def __init__(self, seed: int = 0, warmup_epochs: int = 1, **_):
+    def __init__(self, seed: int = 0, warmup_epochs: int = 1, first_step_after_warmup: str = "any", **_):
         self.warmup_epochs = warmup_epochs
+        self.first_regular = first_step_after_warmup == "regular"
         self.generator = torch.Generator().manual_seed(seed)
         self.kinds = self.step_kinds(2)  # until attached to a model with another branch count
+        self.pending: str | None = None  # drawn by upcoming() for the next step
+        self.unlocked = False
 
     @staticmethod
     def step_kinds(num_branches: int) -> tuple[str, ...]:
@@ -93,16 +122,25 @@ class Random(Vanilla):
         self.kinds = self.step_kinds(model.num_branches)
         return []
 
-    def next_step(self, epoch: int, speed) -> str:
-        if epoch < self.warmup_epochs:
+    def upcoming(self, epoch: int, speed) -> str:
+        if epoch < self.warmup_epochs or (self.first_regular and not self.unlocked):
             return "regular"
-        return self.kinds[int(torch.randint(0, len(self.kinds), (1,), generator=self.generator))]
+        if self.pending is None:
+            self.pending = self.kinds[int(torch.randint(0, len(self.kinds), (1,), generator=self.generator))]
+        return self.pending
+
+    def next_step(self, epoch: int, speed) -> str:
+        kind = self.upcoming(epoch, speed)
+        self.pending = None
+        self.unlocked = self.unlocked or epoch >= self.warmup_epochs
+        return kind
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state()}
+        return {"generator": self.generator.get_state(), "pending": self.pending, "unlocked": self.unlocked}
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
+        self.pending, self.unlocked = state.get("pending"), state.get("unlocked", False)
 
 
 class RUBi(Vanilla):

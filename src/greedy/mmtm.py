@@ -10,12 +10,20 @@ Two switches serve the paper's procedures:
 - `isolate(squeeze_means)`: gate k is computed from branch k's own squeeze vector and the
   *training-set means* of the other branches' squeeze vectors, so branch k depends on its own
   modality only (f0', f1' of the conditional utilization rate). One forward pass gives every f_k'.
-- `gate_override[k] = vector`: branch k's gate is replaced by a fixed vector (the re-balancing
-  step of the guided and random algorithms uses `mean_gate(k)`).
-The running mean of each gate is updated only in regular training forward passes (training mode,
-no override, no isolation): evaluation passes and re-balancing steps never change it. This is
-where we deliberately differ from the official code, which also counted evaluation passes and
-updated branch 1's mean from branch 0's gate.
+- `rebalance_branch = k`: branch k's gate is replaced by its running mean (the re-balancing
+  step of the guided and random algorithms).
+
+Two more choices are switches because the paper's text and the official code
+(github.com/nyukat/greedy_multimodal_learning, `src/balanced_mmtm.py`, `MMTM_mitigate.forward`)
+differ (params.yaml `procedure`, README "The paper's text and the official code"):
+- `gate`: "2sigmoid" (the paper's Eq. 2) or "sigmoid" (the official code).
+- `running_mean`: "regular_passes" (the paper's text: the mean over the samples of regular
+  training passes; evaluation passes, re-balancing steps and isolation never change it) or
+  "official": the mean of per-batch gate means over every forward pass (re-balancing,
+  validation and test passes included, each batch weighing the same), branch k >= 1 averaging
+  branch 0's gate as the official code does, and a re-balancing pass reading the mean after
+  its own batch was added. `counting = False` stops the official count (the trainer's
+  observational evaluation in the state it does not select on).
 """
 from __future__ import annotations
 
@@ -25,10 +33,22 @@ import torch
 from torch import nn
 
 
+GATES = {"2sigmoid": 2.0, "sigmoid": 1.0}   # gate = scale * sigmoid(head)
+RUNNING_MEANS = ("regular_passes", "official")
+
+
 class MMTM(nn.Module):
-    def __init__(self, channels: Sequence[int]):
+    def __init__(self, channels: Sequence[int], gate: str = "2sigmoid", running_mean: str = "regular_passes"):
         super().__init__()
+        if gate not in GATES:
+            raise ValueError(f"procedure.gate: {gate!r}; choose one of {sorted(GATES)}")
+        if running_mean not in RUNNING_MEANS:
+            raise ValueError(f"procedure.gate_running_mean: {running_mean!r}; choose one of {list(RUNNING_MEANS)}")
         self.channels = [int(c) for c in channels]
+        if running_mean == "official" and len(set(self.channels)) > 1:
+            raise ValueError("procedure.gate_running_mean: official averages branch 0's gate for every "
+                             f"branch, which needs equal channel counts; got {self.channels}")
+        self.gate_scale, self.running_mean = GATES[gate], running_mean
         total = sum(self.channels)
         hidden = int(2 * total / 4)
         self.fc_squeeze = nn.Linear(total, hidden)
@@ -36,7 +56,8 @@ class MMTM(nn.Module):
         for k, c in enumerate(self.channels):
             self.register_buffer(f"gate_sum_{k}", torch.zeros(c))
         self.register_buffer("gate_count", torch.zeros((), dtype=torch.float64))
-        self.gate_override: dict[int, torch.Tensor] = {}
+        self.rebalance_branch: int | None = None
+        self.counting = True
         self.squeeze_means: list[torch.Tensor] | None = None
 
     @property
@@ -50,7 +71,7 @@ class MMTM(nn.Module):
 
     def excite(self, squeezed: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         hidden = torch.relu(self.fc_squeeze(torch.cat(list(squeezed), dim=1)))
-        return [2 * torch.sigmoid(head(hidden)) for head in self.fc_excite]
+        return [self.gate_scale * torch.sigmoid(head(hidden)) for head in self.fc_excite]
 
     def gates(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         squeezed = [self.squeeze(f) for f in features]
@@ -62,14 +83,28 @@ class MMTM(nn.Module):
                 mixed = [s if j == k else self.squeeze_means[j].to(s).expand_as(s)
                          for j, s in enumerate(squeezed)]
                 gates.append(self.excite(mixed)[k])
-        if self.training and not self.gate_override and self.squeeze_means is None:
-            with torch.no_grad():
+        if self.squeeze_means is None:
+            self._count(gates)
+        k = self.rebalance_branch
+        if k is not None:
+            gates[k] = self._mean(k).to(gates[k]).expand_as(gates[k])
+        return gates
+
+    @torch.no_grad()
+    def _count(self, gates: list[torch.Tensor]) -> None:
+        if self.running_mean == "regular_passes":
+            if self.training and self.rebalance_branch is None:
                 for k, gate in enumerate(gates):
                     getattr(self, f"gate_sum_{k}").add_(gate.detach().sum(0))
                 self.gate_count.add_(gates[0].shape[0])
-        for k, gate in self.gate_override.items():
-            gates[k] = gate.to(gates[k]).expand_as(gates[k])
-        return gates
+        elif self.counting:  # official: every pass, one per-batch mean each, branch 0's for all
+            batch_mean = gates[0].detach().mean(0)
+            for k in range(self.num_branches):
+                getattr(self, f"gate_sum_{k}").add_(batch_mean)
+            self.gate_count.add_(1)
+
+    def _mean(self, k: int) -> torch.Tensor:
+        return (getattr(self, f"gate_sum_{k}") / self.gate_count).to(self.fc_squeeze.weight.dtype)
 
     def forward(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         if len(features) != self.num_branches:
@@ -78,10 +113,10 @@ class MMTM(nn.Module):
         return [f * g.view(*g.shape, *([1] * (f.dim() - 2))) for f, g in zip(features, gates)]
 
     def mean_gate(self, k: int) -> torch.Tensor:
-        """Mean of branch k's gate over every sample of the regular training steps so far."""
+        """The running mean of branch k's gate so far (see `running_mean`)."""
         if self.gate_count.item() == 0:
             raise RuntimeError("no regular training step has been taken: gate mean undefined")
-        return (getattr(self, f"gate_sum_{k}") / self.gate_count).to(self.fc_squeeze.weight.dtype)
+        return self._mean(k)
 
     def squeeze_parameters(self) -> list[nn.Parameter]:
         return list(self.fc_squeeze.parameters())

@@ -41,7 +41,8 @@ class Branch(nn.Module):
 
 
 class MultiBranchNet(nn.Module):
-    def __init__(self, branches: Sequence[Branch], fusion_after: Sequence[int]):
+    def __init__(self, branches: Sequence[Branch], fusion_after: Sequence[int], gate: str = "2sigmoid",
+                 gate_running_mean: str = "regular_passes"):
         super().__init__()
         self.branches = nn.ModuleList(branches)
         depth = len(self.branches[0].stages)
@@ -52,7 +53,8 @@ class MultiBranchNet(nn.Module):
             raise ValueError(f"fusion_after {list(fusion_after)}: stages must be in 1..{depth}")
         self.fusion_after = sorted(int(s) for s in fusion_after)
         self.fusions = nn.ModuleDict({
-            str(s): MMTM([b.stage_channels[s - 1] for b in self.branches]) for s in self.fusion_after
+            str(s): MMTM([b.stage_channels[s - 1] for b in self.branches], gate, gate_running_mean)
+            for s in self.fusion_after
         })
 
     @property
@@ -90,14 +92,27 @@ class MultiBranchNet(nn.Module):
     @contextmanager
     def rebalancing(self, k: int):
         """Accelerate learning from modality k: in every MMTM, branch k's gate is replaced by
-        its running mean over earlier regular steps, so branch k sees no other modality."""
+        its running mean (mmtm.MMTM.running_mean), so branch k sees no other modality."""
         for m in self.fusions.values():
-            m.gate_override = {k: m.mean_gate(k)}
+            m.mean_gate(k)  # fails here, eagerly, when no mean exists yet
+            m.rebalance_branch = k
         try:
             yield self
         finally:
             for m in self.fusions.values():
-                m.gate_override = {}
+                m.rebalance_branch = None
+
+    @contextmanager
+    def not_counting(self):
+        """Forward passes that leave the official running mean of the gates alone (the trainer's
+        evaluation in the state it does not select on: an observation must not change training)."""
+        for m in self.fusions.values():
+            m.counting = False
+        try:
+            yield self
+        finally:
+            for m in self.fusions.values():
+                m.counting = True
 
     @contextmanager
     def isolated(self, squeeze_means: dict[str, list[torch.Tensor]]):
@@ -180,14 +195,16 @@ ARCHITECTURES: dict[str, Callable[..., Branch]] = {
 
 
 def build_model(architecture: str, in_channels: Sequence[int], num_classes: int,
-                channels: Sequence[int], fusion_after: Sequence[int]) -> MultiBranchNet:
-    """One branch per entry of `in_channels` (one entry: uni-modal network with SE blocks)."""
+                channels: Sequence[int], fusion_after: Sequence[int], gate: str = "2sigmoid",
+                gate_running_mean: str = "regular_passes") -> MultiBranchNet:
+    """One branch per entry of `in_channels` (one entry: uni-modal network with SE blocks);
+    `gate` and `gate_running_mean` are the MMTM switches (mmtm.py, params.yaml `procedure`)."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"models.*.architecture: unknown or not yet implemented {architecture!r}; "
                          f"available: {sorted(ARCHITECTURES)}")
     make_branch = ARCHITECTURES[architecture]
     branches = [make_branch(c, num_classes, channels) for c in in_channels]
-    return MultiBranchNet(branches, fusion_after)
+    return MultiBranchNet(branches, fusion_after, gate, gate_running_mean)
 
 
 # Architectures with a pre-trained weights loader: (module, function(branch, path)), imported on use.

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from greedy import io
+from greedy import io, procedure
 from greedy.config import deep_merge, load_params, run_config, run_hash
 from greedy.data import data_dir
 
@@ -52,9 +52,12 @@ def study_runs(params: dict, dataset: str, measured: dict | None = None) -> dict
     runs: dict[str, dict] = {}
 
     def add(name, modalities, lr, seed, method="vanilla", tag="", data=None, l1=None, method_overrides=None,
-            model=None, **extra):
+            model=None, training=None, switches=None, **extra):
         run_params = deep_merge(params, {"data": {dataset: data}}) if data else params
         run_params = deep_merge(run_params, {"models": {dataset: model}}) if model else run_params
+        run_params = deep_merge(run_params, {"training": {dataset: training}}) if training else run_params
+        if switches:  # the ablation's switches replace the data set's procedure section
+            run_params = {**run_params, "procedure": {**run_params.get("procedure", {}), dataset: switches}}
         config = run_config(run_params, dataset, modalities, lr, seed, method, l1, method_overrides)
         runs[run_id(name, config, tag)] = {"study": name, "config": config, "data": data or {}, **extra}
 
@@ -98,6 +101,18 @@ def study_runs(params: dict, dataset: str, measured: dict | None = None) -> dict
                 for r in range(sensitivity["runs"]):
                     add("sensitivity_alpha", study["modalities"], sensitivity["lr"], seed0 + r, method="guided",
                         tag=f"_a{fraction:g}", method_overrides={"alpha": alpha}, alpha_fraction=fraction)
+    if "ablation" in study:  # the official-code switches one at a time (procedure.py)
+        ablation = study["ablation"]
+        data = {"train_size": ablation["train_size"]} if ablation.get("train_size") else None
+        training = {"max_epochs": ablation["max_epochs"]} if ablation.get("max_epochs") else None
+        for switches in ablation["variants"]:
+            tag = "_" + "_".join(f"{k}-{v}" for k, v in sorted(switches.items())) if switches else ""
+            for method in ablation["methods"]:
+                if procedure.inert(method, switches):
+                    continue  # e.g. a re-balancing switch for vanilla: the paper variant's run
+                for r in range(ablation["runs"]):
+                    add("ablation", study["modalities"], ablation["lr"], seed0 + r, method=method, tag=tag,
+                        data=data, training=training, switches=switches)
     if "views" in study:
         views = study["views"]
         modalities = [f"view{k}" for k in range(len(views["views"]))]
@@ -126,7 +141,8 @@ def expected_d_util(study_csv: str, pairing: str) -> dict:
     return {"E_d_util": float(done["d_util"].mean()), "pairing": pairing, "models": int(len(done))}
 
 
-COLUMNS = {"test_acc": "test_acc", "d_util": "d_util", "d_speed": "d_speed", "R": "R",
+COLUMNS = {"test_acc": "test_acc", "evaluation_state": "evaluation_state", "test_acc_clean": "test_acc_clean",
+           "test_acc_carried": "test_acc_carried", "d_util": "d_util", "d_speed": "d_speed", "R": "R",
            "u_m1_given_m0": "u_m1_given_m0", "u_m0_given_m1": "u_m0_given_m1",
            "epochs_run": "epochs_run", "stopped_by": "stopped_by", "l1": "l1"}
 
@@ -142,6 +158,8 @@ def collect(utilization_files: list[str], progress: bool = False) -> pd.DataFram
                      "lr": result["lr"], "seed": result["seed"], "status": result["status"],
                      **{column: result.get(key) for column, key in COLUMNS.items()},
                      **{f"branch{k}_acc": result.get(f"A_f{k}") for k in range(len(result["modalities"]))},
+                     **{f"branch{k}_acc_carried": carried for k, carried in enumerate(
+                         result.get("test_acc_branches_carried") or [None] * len(result["modalities"]))},
                      # the sensitivity studies' Q and α (empty for methods without them)
                      "rebalance_steps": result.get("method_params", {}).get("rebalance_steps"),
                      "alpha": result.get("method_params", {}).get("alpha")})

@@ -4,7 +4,10 @@ SGD (momentum, weight decay from the parameters) on CE(y, y0) + CE(y, y1) (+ L1 
 until the training accuracy has been 100 % for `stop_after_perfect_epochs` epochs or
 `max_epochs` is reached. Outputs in the run folder, all written atomically:
   config.json   the run's configuration
-  metrics.csv   per epoch: loss, accuracy and per-branch accuracy on train / val / test
+  metrics.csv   per epoch: loss, accuracy and per-branch accuracy on train / val / test, the
+                latter two in both evaluation states (clean: val_*, test_*; carried: the
+                re-balancing state the epoch's last step left, carried_kind, carried_val_*,
+                carried_test_*; procedure.py)
   steps.csv     per step: its kind (regular, rebalance0, rebalance1), for plots of re-balancing
   speed.csv     per regular step: mu and running sums M per parameter group, d_speed
   best.pt       the best-validation-accuracy model (with d_speed at that step)
@@ -34,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from greedy import compiling, io
+from greedy import compiling, io, procedure
 from greedy.config import load_params, run_config, run_hash, training_code_fingerprint
 from greedy.data import Splits
 from greedy.evaluation import (build_for_config, epoch_metrics, evaluate, input_format, resolve_device,
@@ -63,14 +66,15 @@ def new_epoch_state() -> dict:
 
 def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch: int = 0,
                     method=None, speed: ConditionalSpeed | None = None, l1: float = 0.0,
-                    step_kinds: list | None = None, progress: bool = False,
+                    step_kinds: list | None = None, progress: bool = False, gradient_reset: str = "none",
                     partial: dict | None = None, on_step: Callable[[dict], None] | None = None) -> dict | None:
     """One pass over `batches`. Returns the epoch's running metrics, or None if the loss diverged.
 
     `partial` (new_epoch_state(), from a mid-epoch checkpoint) resumes the epoch: its batches are
     skipped (the epoch's order is seeded, so the rest come as they would have) and its
     accumulators continue. `on_step(partial)` runs after every step (the trainer checkpoints).
-    `model` may be a compiling.Compiled model (the trainer's, when compiling)."""
+    `model` may be a compiling.Compiled model (the trainer's, when compiling). `gradient_reset`
+    "zero" zeroes the gradients before each step instead of setting them to None (procedure.py)."""
     model.train()
     # Per-step metrics are kept as detached tensors and reduced once at the end of the epoch:
     # fewer small ops per step (the trainer must stay within 5 % of a bare training loop).
@@ -98,7 +102,7 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
             if not torch.isfinite(torch.stack(objectives)).all():
                 return None
             objectives.clear()
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=gradient_reset == "none")
         objective.backward()
         if speed is not None and kind == "regular":
             speed.update()
@@ -133,6 +137,40 @@ def make_scheduler(optimizer, schedule: dict):
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=schedule.get("factor", 0.3), patience=schedule.get("patience", 10))
     raise ValueError(f"training.*.lr_schedule.name: unknown schedule {name!r}; choose plateau or constant")
+
+
+def count_perfect_epochs(previous: int, train_acc: float, counting: str = "consecutive") -> int:
+    """Epochs at 100 % training accuracy after this one: `consecutive` restarts at a worse epoch
+    (the paper's "until 100 %" with a patience), `cumulative` never does (the official code's
+    CompletedStopping)."""
+    if train_acc >= 1.0:
+        return previous + 1
+    return previous if counting == "cumulative" else 0
+
+
+def evaluate_in(model: MultiBranchNet, splits: Splits, device, kind: str) -> tuple[dict, dict]:
+    """Validation and test metrics with the model in the state of a `kind` step (regular, or
+    rebalance<k>: branch k's gates at their running mean)."""
+    context = model.rebalancing(int(kind[-1])) if kind.startswith("rebalance") else contextlib.nullcontext()
+    with context:
+        val = evaluate(model, splits.val, device)
+        test = val if splits.val_is_test else evaluate(model, splits.test, device)
+    return val, test
+
+
+def evaluate_states(model: MultiBranchNet, splits: Splits, device, carried_kind: str, selected: str) -> dict:
+    """{"clean": (val, test), "carried": (val, test)}. The state the run selects on is evaluated
+    first; the other only observes (no pass of it counts in an official running mean of the gates),
+    and is the same numbers when both states are the same (a regular next step)."""
+    kinds = {"clean": "regular", "carried": carried_kind}
+    other = "carried" if selected == "clean" else "clean"
+    out = {selected: evaluate_in(model, splits, device, kinds[selected])}
+    if kinds[other] == kinds[selected]:
+        out[other] = out[selected]
+    else:
+        with model.not_counting():
+            out[other] = evaluate_in(model, splits, device, kinds[other])
+    return out
 
 
 def _logger(run_dir: Path) -> logging.Logger:
@@ -205,7 +243,9 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
     training = config["training"]
     splits = splits or splits_for_config(config)
     model = build_for_config(config, splits, device)
-    method = make_method(config["method"], seed=config["seed"], **config.get("method_params", {}))
+    switches = config.get("procedure") or procedure.PRESETS["paper"]
+    method = make_method(config["method"], seed=config["seed"], **config.get("method_params", {}),
+                         first_step_after_warmup=switches["first_step_after_warmup"])
     optimizer = torch.optim.SGD(list(model.parameters()) + method.attach(model), lr=config["lr"],
                                 momentum=training["momentum"], weight_decay=training["weight_decay"])
     scheduler = make_scheduler(optimizer, training.get("lr_schedule", {"name": "constant"}))
@@ -285,14 +325,18 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
         train_metrics = train_one_epoch(net, optimizer, splits.train, device, epoch=epoch,
                                         method=method, speed=speed, l1=training["l1"],
                                         step_kinds=step_kinds, progress=progress,
+                                        gradient_reset=switches["gradient_reset"],
                                         partial=partial, on_step=after_step)
         partial = None
         if train_metrics is None:
             status, diverged_epoch, stopped_by = "diverged", epoch, "diverged"
             log.info("epoch %d: loss is not finite, run recorded as diverged", epoch)
             break
-        val = evaluate(model, splits.val, device)
-        test = val if splits.val_is_test else evaluate(model, splits.test, device)
+        # both evaluation states; the run selects its checkpoint on switches["evaluation_state"]
+        carried_kind = method.upcoming(epoch + 1, speed)
+        states = evaluate_states(model, splits, device, carried_kind, switches["evaluation_state"])
+        (val, test), (carried_val, carried_test) = states["clean"], states["carried"]
+        selected_val = states[switches["evaluation_state"]][0]
         holdout = {}
         if splits.holdout is not None and hasattr(method, "end_epoch"):
             # Both losses the same way: evaluation mode, end of the epoch.
@@ -316,17 +360,23 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
                **{f"train_{k}": v for k, v in train_metrics.items()},
                **{f"val_{k}": v for k, v in val.items()},
                **{f"test_{k}": v for k, v in test.items()},
+               "carried_kind": carried_kind,
+               **{f"carried_val_{k}": v for k, v in carried_val.items()},
+               **{f"carried_test_{k}": v for k, v in carried_test.items()},
                **{f"holdout_{k}": v for k, v in holdout.items()}}
         state["history"].append(row)
-        log.info("epoch %d: train acc %.4f loss %.4f | val acc %.4f | test acc %.4f | d_speed %.4f",
-                 epoch + 1, train_metrics["acc"], train_metrics["loss"], val["acc"], test["acc"], d_speed)
-        if val["acc"] > state["best_val_acc"]:
-            state["best_val_acc"], state["best_epoch"] = val["acc"], epoch + 1
+        log.info("epoch %d: train acc %.4f loss %.4f | val acc %.4f | test acc %.4f | carried (%s) test acc "
+                 "%.4f | d_speed %.4f", epoch + 1, train_metrics["acc"], train_metrics["loss"], val["acc"],
+                 test["acc"], carried_kind, carried_test["acc"], d_speed)
+        if selected_val["acc"] > state["best_val_acc"]:
+            state["best_val_acc"], state["best_epoch"] = selected_val["acc"], epoch + 1
             io.torch_save(run_dir / "best.pt", {
                 "model": model.state_dict(), "config": config, "epoch": epoch + 1,
-                "val": val, "test": test, "d_speed": d_speed,
+                "val": val, "test": test, "carried_kind": carried_kind, "carried_val": carried_val,
+                "carried_test": carried_test, "d_speed": d_speed,
                 "speeds": speed.speeds() if speed is not None else {}})
-        state["perfect_epochs"] = state["perfect_epochs"] + 1 if train_metrics["acc"] >= 1.0 else 0
+        state["perfect_epochs"] = count_perfect_epochs(state["perfect_epochs"], train_metrics["acc"],
+                                                       switches["perfect_epochs"])
         state["epoch"] = epoch + 1
         if scheduler is not None:
             scheduler.step(train_metrics["loss"])  # official configuration: plateau of the training loss
@@ -351,9 +401,7 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
         "reached_perfect_train": any(r["train_acc"] >= 1.0 for r in state["history"]),
         "first_perfect_epoch": next((r["epoch"] for r in state["history"] if r["train_acc"] >= 1.0), None),
         "best_epoch": state["best_epoch"],
-        "best_val_acc": best["val_acc"] if best else None,
-        "test_acc": best["test_acc"] if best else None,
-        "test_acc_branches": [best[f"test_acc_b{k}"] for k in range(model.num_branches)] if best else None,
+        **best_summary(best, model.num_branches, switches["evaluation_state"]),
         "d_speed_at_best": best["d_speed"] if best else None,
         "final_train_acc": state["history"][-1]["train_acc"] if state["history"] else None,
         "wall_seconds": state["wall_seconds"], "device": str(device),
@@ -361,6 +409,25 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
     }
     io.write_json(status_path, summary)
     return summary
+
+
+def best_summary(best: dict | None, num_branches: int, selected: str) -> dict:
+    """The chosen epoch's numbers: test_acc, test_acc_branches in the state the run selected on
+    (`evaluation_state`), and both states' test accuracies beside them."""
+    def columns(prefix: str) -> tuple:
+        return (best[f"{prefix}test_acc"], [best[f"{prefix}test_acc_b{k}"] for k in range(num_branches)])
+    if best is None:
+        return {"evaluation_state": selected, "best_val_acc": None, "test_acc": None, "test_acc_branches": None,
+                "test_acc_clean": None, "test_acc_carried": None, "test_acc_branches_clean": None,
+                "test_acc_branches_carried": None, "carried_kind": None}
+    clean, carried = columns(""), columns("carried_")
+    chosen = clean if selected == "clean" else carried
+    return {"evaluation_state": selected,
+            "best_val_acc": best["val_acc" if selected == "clean" else "carried_val_acc"],
+            "test_acc": chosen[0], "test_acc_branches": chosen[1],
+            "test_acc_clean": clean[0], "test_acc_carried": carried[0],
+            "test_acc_branches_clean": clean[1], "test_acc_branches_carried": carried[1],
+            "carried_kind": best["carried_kind"]}
 
 
 def _write_tables(run_dir: Path, state: dict) -> None:

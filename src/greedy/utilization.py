@@ -104,6 +104,14 @@ def evaluate_run(run_dir, out_path=None, device: str | None = None) -> dict:
             result.update({"test_acc": evaluate(model, splits.test, run.device)["acc"], "d_util": None})
         result.update({"d_speed": run.best["d_speed"], "best_epoch": run.best["epoch"],
                        "R": sparsity_ratio(model)})
+        # d_util is computed clean (above); a run that selects on the carried state reports the
+        # carried test accuracy the trainer measured, and every run both (procedure.py)
+        state = status.get("evaluation_state", "clean")
+        result.update({"evaluation_state": state, "procedure": status["config"].get("procedure", {}),
+                       "test_acc_clean": result["test_acc"], "test_acc_carried": status.get("test_acc_carried"),
+                       "test_acc_branches_carried": status.get("test_acc_branches_carried")})
+        if state == "carried":
+            result["test_acc"] = status["test_acc_carried"]
     io.write_json(out_path or run_dir / "utilization.json", result)
     return result
 
