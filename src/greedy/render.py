@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import gaussian_kde, spearmanr  # noqa: E402
 
-from greedy import io, paper  # noqa: E402
+from greedy import ablation, io, paper  # noqa: E402
 
 
 def write_meta(path, artifact_id: str, paths: list[str], rule: str, params: dict, n_models: int,
@@ -966,6 +966,10 @@ ARTIFACTS = {
     "dspeed": Artifact(dspeed, "d_speed over training steps, re-balancing steps shaded",
                        (_option("--guided", "guided_status", "status.json of a guided run"),
                         _option("--vanilla", "vanilla_status", "status.json of a vanilla run"), PNG, META)),
+    "ablation": Artifact(ablation.render,
+                         "the official-code switches one at a time: both evaluation states per run",
+                         (_option("--ablation", "ablation_csv", "the ablation study's CSV (`greedy collect`)"),
+                          _option("--csv", "out_csv"), _option("--md", "out_md"), PNG, META, METRICS)),
     "table1": Artifact(table1, "Table 1 (csv, md, tex), with how the runs stopped",
                        (_named("--unimodal", "unimodal_csv", "the uni-modal study CSVs", default="cmnist"),
                         _named("--table1", "table1_csv", "the Table 1 study CSVs", default="cmnist"),

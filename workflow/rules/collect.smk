@@ -33,7 +33,7 @@ rule collect:
     output:
         f"{RESULTS}/{{dataset}}/{{study}}.csv",
     wildcard_constraints:
-        study="unimodal|sweep|method_sweep|table1|table1_pretrained|l1|sensitivity_q|sensitivity_alpha|views",
+        study="unimodal|sweep|method_sweep|table1|table1_pretrained|l1|sensitivity_q|sensitivity_alpha|views|ablation",
     threads: 1
     resources:
         **SMALL,

@@ -37,7 +37,7 @@ TRAINING_CODE = {d: [os.path.relpath(p) for p in training_code_files(SRC, d)] fo
 DATA_CODE = {d: [os.path.relpath(p) for p in data_code_files(d, SRC)] for d in DATASETS}
 UTILIZATION_CODE = [os.path.join(SRC, f) for f in ("utilization.py", "evaluation.py")]
 COLLECT_CODE = [os.path.join(SRC, "studies.py")]
-RENDER_CODE = [os.path.join(SRC, f) for f in ("render.py", "paper.py")]
+RENDER_CODE = [os.path.join(SRC, f) for f in ("render.py", "paper.py", "ablation.py", "procedure.py")]
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
@@ -169,6 +169,8 @@ def meta_files():
                   f"{RESULTS}/figures/{METHOD_FIGURE[dataset]}.meta.json"]
     if "cmnist" in DATASETS:
         files.append(f"{RESULTS}/figures/dspeed_steps.meta.json")
+        if "ablation" in config["studies"]["cmnist"]:
+            files.append(f"{RESULTS}/tables/cmnist_ablation.meta.json")
     if "modelnet40" in DATASETS:
         files += [f"{RESULTS}/figures/{f}.meta.json" for f in ("fig3", "fig4", "fig8", "fig9a", "fig9b")]
         files.append(f"{RESULTS}/tables/modelnet40_views.meta.json")

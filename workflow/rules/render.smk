@@ -219,6 +219,31 @@ rule figlr:
         "--params-json {params.recorded:q} > {log} 2>&1"
 
 
+rule ablation:
+    """The official-code switches one at a time (CMNIST): both evaluation states of every run."""
+    conda:
+        ENV
+    input:
+        study=f"{RESULTS}/cmnist/ablation.csv",
+        code=RENDER_CODE,
+    output:
+        csv=f"{RESULTS}/tables/cmnist_ablation.csv",
+        md=report(f"{RESULTS}/tables/cmnist_ablation.md", caption="../report/ablation.rst", category="Tables"),
+        png=report(f"{RESULTS}/figures/ablation.png", caption="../report/ablation.rst", category="Figures"),
+        meta=f"{RESULTS}/tables/cmnist_ablation.meta.json",
+        metrics=f"{RESULTS}/metrics/cmnist_ablation.json",
+    params:
+        recorded=lambda w: dataset_params("cmnist", "ablation"),
+    threads: 1
+    resources:
+        **SMALL,
+    log:
+        "logs/render/cmnist_ablation.log",
+    shell:
+        "greedy render ablation --ablation {input.study} --csv {output.csv} --md {output.md} --png {output.png} "
+        "--meta {output.meta} --metrics {output.metrics} --params-json {params.recorded:q} > {log} 2>&1"
+
+
 rule table1:
     """Table 1: every data set in config["datasets"]; the others marked not yet reproduced."""
     conda:
