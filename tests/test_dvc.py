@@ -22,13 +22,13 @@ from conftest import REPO
 
 GIT = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid"]
 SMOKE = "config/smoke.yaml"
-STAGES = ("data", "cmnist_unimodal", "cmnist_sweep", "cmnist_method_sweep", "cmnist_table1",
+STAGES = ("data", "cmnist_unimodal", "cmnist_sweep", "cmnist_method_sweep", "cmnist_table1", "cmnist_ablation",
           "modelnet40_unimodal", "modelnet40_sweep", "modelnet40_method_sweep", "modelnet40_l1",
           "modelnet40_table1", "modelnet40_sensitivity", "modelnet40_views", "nvgesture_unimodal",
           "nvgesture_sweep", "nvgesture_method_sweep", "nvgesture_table1", "figlr", "table1", "table1_metrics",
           "results_index")
 # Modules of src/greedy that no DVC stage runs (diagnosis and benchmarking tools).
-NOT_IN_THE_PIPELINE = {"__init__.py", "benchmark.py", "cost.py", "diagnose.py", "first_look.py"}
+NOT_IN_THE_PIPELINE = {"__init__.py", "benchmark.py", "cost.py", "diagnose.py", "flops.py"}
 
 
 def env_for(project: Path) -> dict:

@@ -16,8 +16,8 @@ from greedy.config import training_code_files, training_code_fingerprint
 
 from test_workflow import copy_project, run
 
-TRAIN_RUNS = 12  # the smoke studies: 2 uni-modal, 3 sweep, 2 method sweep, 5 Table 1
-RENDER_RULES = {"unimodal_table", "sweep_histograms", "table1", "method_histograms", "dspeed_plot",
+TRAIN_RUNS = 18  # the smoke studies: 2 uni-modal, 3 sweep, 2 method sweep, 5 Table 1, 6 ablation
+RENDER_RULES = {"unimodal_table", "sweep_histograms", "table1", "method_histograms", "dspeed_plot", "ablation",
                 "index", "report"}
 
 

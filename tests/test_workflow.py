@@ -58,7 +58,7 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
         assert (results / path).stat().st_size > 0, path
     index = json.loads((results / "index.json").read_text())
     by_id = {entry["id"]: entry for entry in index["artifacts"]}
-    assert set(by_id) == {"fig7", "text:cmnist_unimodal", "table1", "fig5c", "dspeed_steps",
+    assert set(by_id) == {"fig7", "text:cmnist_unimodal", "table1", "fig5c", "dspeed_steps", "ablation",
                           "fig2a", "text:modelnet40_unimodal", "fig5a", "fig3", "fig4", "fig8", "fig9a",
                           "fig9b", "text:modelnet40_three_views", "figlr",
                           "fig2b", "text:nvgesture_unimodal", "fig5b"}
@@ -188,6 +188,22 @@ def test_smoke_outputs_regression(smoke_run, num_regression):
     num_regression.check({k: [v] for k, v in values.items()}, tolerances=tolerances)
 
 
+def test_smoke_ablation_regression(smoke_run, num_regression):
+    """The official-code ablation at smoke scale: carried evaluation (the official code's) raises
+    guided's gray-branch accuracy over clean evaluation, and every number is pinned."""
+    table = pd.read_csv(smoke_run / "results" / "tables" / "cmnist_ablation.csv")
+    trained = table[table.how == "trained"]
+    assert set(trained.method) == {"vanilla", "guided"} and trained.status.eq("completed").all()
+    guided = trained[trained.method == "guided"].set_index("variant")
+    for variant in ("paper", "official"):
+        assert guided.loc[variant, "carried_acc_b1"] > guided.loc[variant, "clean_acc_b1"] + 0.05, variant
+    vanilla = trained[trained.method == "vanilla"]
+    assert (vanilla.clean_test_acc == vanilla.carried_test_acc).all()  # no re-balancing state to carry
+    values = {f"{r.method}/{r.variant}/{state}_{name}": getattr(r, f"{state}_{name}")
+              for r in table.itertuples() for state in ("clean", "carried") for name in ("test_acc", "acc_b1")}
+    num_regression.check({k: [v] for k, v in values.items()}, tolerances={k: {"atol": 0.03} for k in values})
+
+
 def test_snakemake_lint_is_clean():
     result = run(["snakemake", "--lint"], REPO, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -199,13 +215,14 @@ def test_paper_configuration_dag(tmp_path):
     counts = dict(line.split()[:2] for line in result.stdout.splitlines()
                   if line.split()[:1] in (["train"], ["utilization"]))
     # CMNIST: 3 pairings x 20 learning rates x 4 runs + 2 x 3 uni-modal baselines + the m0+m1
-    # sweep with guided and random (2 x 80) + Table 1 (5 methods x 3 runs) = 421.
+    # sweep with guided and random (2 x 80) + Table 1 (5 methods x 3 runs) = 421, and the
+    # official-code ablation (vanilla 3 variants, guided and random 6 each) = 436.
     # ModelNet40: 2 x 3 uni-modal + 2 pairings x 9 lrs x 3 runs + guided and random (2 x 27)
     # + L1 (10 x 3) + Table 1 (4 x 3) + Q sensitivity (5 x 3) + three views (2 x 3) = 177;
     # the α sensitivity (5 x 3) joins once the sweep's E[d_util] is measured (a checkpoint).
     # NVGesture: 2 x 3 uni-modal + 2 pairings x 20 lrs x 3 runs + guided and random (2 x 60)
     # + Table 1 scratch (4 x 3) + pretrained (4 x 3) = 270, the pretrained ones after the weights job.
-    assert counts == {"train": str(421 + 177 + 270), "utilization": str(421 + 177 + 270)}
+    assert counts == {"train": str(436 + 177 + 270), "utilization": str(436 + 177 + 270)}
     planned = dict(line.split()[:2] for line in result.stdout.splitlines() if line.split()[:1] == ["weights"])
     assert planned == {"weights": "1"}
 
