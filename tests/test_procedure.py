@@ -261,3 +261,14 @@ def test_ablation_runs_skip_inert_variants(params):
     assert len(runs) == expected
     labels = {(r["config"]["method"], procedure.label(r["config"]["procedure"])) for r in runs.values()}
     assert ("guided", "official") in labels and ("vanilla", "paper") in labels
+
+
+def test_the_run_configuration_builds_the_model_its_switches_name(tiny_config):
+    from greedy.evaluation import build_for_config, splits_for_config
+    config = tiny_config()
+    config["procedure"] = procedure.resolve({"preset": "official"})
+    model = build_for_config(config, splits_for_config(config), "cpu")
+    assert {(m.gate_scale, m.running_mean) for m in model.fusions.values()} == {(1.0, "official")}
+    config["procedure"] = procedure.resolve(None)
+    model = build_for_config(config, splits_for_config(config), "cpu")
+    assert {(m.gate_scale, m.running_mean) for m in model.fusions.values()} == {(2.0, "regular_passes")}

@@ -93,8 +93,10 @@ def build_for_config(config: dict, splits: Splits, device, pretrained: bool = Tr
     over it next needs no weights file: pass pretrained=False."""
     torch.manual_seed(config["seed"])
     model_cfg = config["model"]
+    switches = config.get("procedure") or {}  # the MMTM's official-code switches (procedure.py)
     model = build_model(model_cfg["architecture"], splits.in_channels, splits.num_classes,
-                        model_cfg["channels"], model_cfg["fusion_after"])
+                        model_cfg["channels"], model_cfg["fusion_after"], switches.get("gate", "2sigmoid"),
+                        switches.get("gate_running_mean", "regular_passes"))
     if pretrained and config.get("weights"):
         load_pretrained(model, model_cfg["architecture"], config["weights"]["path"])
     # video (I3D): channels_last is for 4-D weights
