@@ -16,7 +16,11 @@ and reports
   - guided step time / vanilla step time, after the warm-up              (target <= 1.05)
   - the compiled model's logits against the eager model's on one batch (relative difference),
   - for information: trainer / the contiguous eager bare loop (no target; the targets compare
-    with the eager loop in the trainer's memory format).
+    with the eager loop in the trainer's memory format),
+  - for information: each step against its floor, the step's FLOPs (greedy.flops) at the speed
+    of a 1024x1024 float32 matmul timed in the same run (same device and threads), for the
+    CMNIST trainer step and the eager bare-loop steps of the smoke run's ResNet18 (ModelNet40)
+    and i3d_small (NVGesture) on synthetic batches of their shapes.
 Each timing is the median of several alternating repeats, so background noise hits every side.
 
     greedy benchmark --params params.yaml config/real-mnist.yaml
@@ -36,9 +40,12 @@ from tqdm import tqdm
 from greedy import compiling
 from greedy.config import load_params, run_config
 from greedy.data import prepare
+from greedy.flops import step_flops
+from greedy.i3d import SMALL_WIDTH_DIVISOR, stage_channels
 from greedy.methods import make_method
+from greedy.models import build_model
 from greedy.speed import ConditionalSpeed
-from greedy.evaluation import build_for_config, resolve_device, splits_for_config, to_device
+from greedy.evaluation import build_for_config, memory_format_for, resolve_device, splits_for_config, to_device
 from greedy.train import train_one_epoch  # the trainer's step loop is what is measured
 from greedy.utilization import conditional_utilization
 
@@ -71,6 +78,50 @@ def forward_only(model, batches):
     model.eval()
     for inputs, _ in batches:
         model(inputs)
+
+
+def matmul_gflops(device, n: int = 1024, repeats: int = 9) -> float:
+    """GFLOP/s of an n x n float32 matmul (2 n^3 FLOPs) at the current thread count: the median
+    of `repeats` timings of 5 products, after a warm-up."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    seconds = statistics.median(timed(lambda: [a @ b for _ in range(5)], device) for _ in range(repeats)) / 5
+    return 2 * n ** 3 / seconds / 1e9
+
+
+# The smoke run's other architectures, timed on one synthetic batch of their shapes: name ->
+# (architecture, channels, fusion_after, in_channels, classes, batch size, sample shape).
+# ModelNet40: front + rear views, 32x32 fixture renders, params.yaml's batch size 8;
+# NVGesture: rgb + depth, 16-frame clips with a 28x28 crop (config/smoke.yaml), batch size 4.
+SMOKE_MODELS = {
+    "resnet18 (ModelNet40 32x32)": ("resnet18", [64, 128, 256, 512], [2, 3, 4], [3, 3], 40, 8, (32, 32)),
+    "i3d_small (NVGesture 16x28x28)": ("i3d_small", stage_channels(SMALL_WIDTH_DIVISOR), [2, 3, 4, 5, 6, 7],
+                                       [3, 1], 25, 4, (16, 28, 28)),
+}
+
+
+def synthetic_step(name: str, device, steps: int, repeats: int) -> tuple[float, int]:
+    """Eager bare-loop step time (median over repeats) of a SMOKE_MODELS model and its FLOPs."""
+    architecture, channels, fusion_after, in_channels, classes, batch, shape = SMOKE_MODELS[name]
+    torch.manual_seed(0)
+    model = build_model(architecture, in_channels, classes, channels, fusion_after)
+    memory_format = memory_format_for(architecture, device, video=len(shape) == 3)
+    model = model.to(device, memory_format=memory_format)  # as build_for_config does
+    inputs, labels = to_device([torch.randn(batch, c, *shape) for c in in_channels],
+                               torch.randint(classes, (batch,)), device, memory_format)
+    batches = [(inputs, labels)] * steps
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    bare_loop(model, optimizer, batches[:2])  # warm-up
+    seconds = statistics.median(timed(lambda: bare_loop(model, optimizer, batches), device)
+                                for _ in range(repeats)) / steps
+    return seconds, step_flops(model, inputs)["total"]
+
+
+def against_floor(flops: int, seconds: float, gflops: float) -> dict:
+    """A step against its floor: its FLOPs done at the matmul's speed."""
+    floor_seconds = flops / (gflops * 1e9)
+    return {"step_gflop": flops / 1e9, "matmul_gflops": gflops, "floor_ms": 1000 * floor_seconds,
+            "step_ms": 1000 * seconds, "step_over_floor": seconds / floor_seconds}
 
 
 def measure(params: dict, steps: int = 40, repeats: int = 9, progress: bool = False) -> dict:
@@ -149,6 +200,14 @@ def measure(params: dict, steps: int = 40, repeats: int = 9, progress: bool = Fa
     def ms(name):
         return 1000 * median[name] / steps
 
+    # each step against its floor: FLOPs at the speed of a matmul timed now, with these threads
+    gflops = matmul_gflops(device, repeats=repeats)
+    floors = {f"lnl_convnet (CMNIST trainer, batch {training['batch_size']})":
+              against_floor(step_flops(model, staged[0][0])["total"], median["trainer"] / steps, gflops)}
+    for name in SMOKE_MODELS:
+        seconds, flops = synthetic_step(name, device, min(steps, 5), min(repeats, 5))
+        floors[name] = against_floor(flops, seconds, gflops)
+
     return {
         "device": str(device), "threads": torch.get_num_threads(), "steps": steps,
         "batch_size": training["batch_size"], "channels": config["model"]["channels"],
@@ -171,6 +230,7 @@ def measure(params: dict, steps: int = 40, repeats: int = 9, progress: bool = Fa
         "guided_rebalancing_fraction": sum(k != "regular" for k in guided_kinds) / max(len(guided_kinds), 1),
         "train_samples": len(splits.train_eval.split["label"]),
         "test_samples": len(splits.test.split["label"]),
+        "matmul_gflops": gflops, "floor": floors,
     }
 
 
@@ -199,6 +259,9 @@ def run(args: argparse.Namespace) -> dict:
         print(f"{name:38s} {value:7.3f}  (target {op} {target})  {'ok' if ok else 'MISSED'}")
     print(f"{'trainer / contiguous eager bare loop':38s} {result['trainer_over_contiguous_eager_bare_throughput']:7.3f}"
           "  (information: a peer's loop in PyTorch's default memory format)")
+    for name, f in result["floor"].items():
+        print(f"floor {name:40s} {f['step_gflop']:7.3f} GFLOP / {f['matmul_gflops']:6.1f} GFLOP/s (matmul) "
+              f"= floor {f['floor_ms']:8.2f} ms; step {f['step_ms']:8.2f} ms; step/floor {f['step_over_floor']:6.2f}")
     return result
 
 

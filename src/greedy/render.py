@@ -597,7 +597,18 @@ def dspeed(guided_status: str, vanilla_status: str, out_png: str, meta: str, par
 
 # table1.csv's columns, in this order: a DVC stage reads ours_mean etc. of the CMNIST rows.
 TABLE1_COLUMNS = ["method", "row", "dataset", "paper_mean", "paper_std", "ours_mean", "ours_std", "runs", "diverged",
-                  "note", "status", "epoch_cap_runs", "epochs", "difference", "within_2_std"]
+                  "note", "status", "epoch_cap_runs", "epochs", "difference", "within_2_std",
+                  "evaluation_state", "procedure", "ours_clean_mean", "ours_carried_mean"]
+
+
+def _measured_how(runs: pd.DataFrame) -> dict:
+    """Which evaluation state and preset produced a cell's numbers (procedure.py), and the mean
+    test accuracy in each state (every run records both; older CSVs have neither)."""
+    def joined(column, default):
+        return ", ".join(sorted(set(runs[column].dropna()))) if column in runs and runs[column].notna().any() else default
+    return {"evaluation_state": joined("evaluation_state", "clean"), "procedure": joined("procedure", "paper"),
+            "ours_clean_mean": _mean_std(runs.test_acc_clean)[0] if "test_acc_clean" in runs else None,
+            "ours_carried_mean": _mean_std(runs.test_acc_carried)[0] if "test_acc_carried" in runs else None}
 
 
 def _table1_key(method: str, dataset: str) -> str:
@@ -632,14 +643,15 @@ def table1(unimodal_csv, table1_csv, out_prefix: str, meta: str, params: dict) -
         best = max(accuracy, key=lambda m: np.nan_to_num(accuracy[m][0], nan=-np.inf))
         best_runs = runs[runs.pairing == best]
         ours[("unimodal", dataset)] = (accuracy[best], len(best_runs), f"best: {best}", _diverged(best_runs),
-                                       stopping(best_runs))
+                                       stopping(best_runs), _measured_how(_completed(best_runs)))
         n_models += len(best_runs)
     for dataset, path in table1_csvs.items():
         method_runs = pd.read_csv(path)
         n_models += len(method_runs)
         for method, group in method_runs.groupby("method"):
             done = _completed(group)
-            ours[(method, dataset)] = (_mean_std(done.test_acc), len(group), "", _diverged(group), stopping(group))
+            ours[(method, dataset)] = (_mean_std(done.test_acc), len(group), "", _diverged(group), stopping(group),
+                                       _measured_how(done))
             if "branch0_acc" in done and len(done):
                 modalities = done.pairing.iloc[0].split("+")
                 branches[_table1_key(method, dataset)] = {m: _mean_std(done[f"branch{k}_acc"])
@@ -653,8 +665,8 @@ def table1(unimodal_csv, table1_csv, out_prefix: str, meta: str, params: dict) -
                    "paper_mean": reference[0] if reference else None,
                    "paper_std": reference[1] if reference else None}
             if (method, dataset) in ours:
-                (mean, std), n, note, diverged, stop = ours[(method, dataset)]
-                row.update(ours_mean=mean, ours_std=std, runs=n, diverged=diverged, note=note, status="reproduced",
+                (mean, std), n, note, diverged, stop, how = ours[(method, dataset)]
+                row.update(ours_mean=mean, ours_std=std, runs=n, diverged=diverged, note=note, status="reproduced", **how,
                            epoch_cap_runs=stop["epoch_cap"], epochs=_epochs(stop),
                            difference=mean - reference[0] if reference else None,
                            within_2_std=bool(abs(mean - reference[0]) <= 2 * reference[1])
@@ -675,7 +687,11 @@ def table1(unimodal_csv, table1_csv, out_prefix: str, meta: str, params: dict) -
             return f"no completed run (paper {reference})"
         std = "" if pd.isna(r.ours_std) else f"±{r.ours_std:.2f}"
         diff = "" if pd.isna(r.get("difference")) else f", Δ {r.difference:+.2f}"
-        return f"{r.ours_mean:.2f}{std} (paper {reference}{diff})"
+        # under each number: the evaluation state and preset that produced it (both states if carried)
+        how = f"{r.evaluation_state}, {r.procedure}"
+        if r.evaluation_state == "carried" and not pd.isna(r.ours_clean_mean):
+            how = f"carried; clean {r.ours_clean_mean:.2f}; {r.procedure}"
+        return f"{r.ours_mean:.2f}{std} (paper {reference}{diff}) · {how}"
 
     wide = table.assign(cell=table.apply(cell, axis=1)).pivot(index="row", columns="dataset", values="cell")
     wide = wide.reindex([paper.TABLE1_ROWS[m] for m in dict.fromkeys(table["method"])])
@@ -691,21 +707,28 @@ def table1(unimodal_csv, table1_csv, out_prefix: str, meta: str, params: dict) -
         wide[f"{_short(dataset)} runs at the epoch cap"] = [cap.get(row, "—") for row in wide.index]
         wide[f"{_short(dataset)} epochs per run"] = [reproduced.epochs.get(row, "—") for row in wide.index]
     wide.index.name = "method"
-    io.write_text(f"{out_prefix}.md", "Test accuracy (%), ours (paper, Δ = ours − paper); how the runs of each "
-                  "reproduced data set stopped (the epoch cap is training.<data set>.max_epochs).\n\n"
+    io.write_text(f"{out_prefix}.md", "Test accuracy (%), ours (paper, Δ = ours − paper) · the evaluation state "
+                  "and preset that produced it (clean: fusion intact; carried: the re-balancing state the last "
+                  "training step left, as the official code evaluates; presets: procedure in params.yaml); how "
+                  "the runs of each reproduced data set stopped (the epoch cap is training.<data set>.max_epochs).\n\n"
                   + wide.to_markdown() + "\n")
     io.write_text(f"{out_prefix}.tex", wide.to_latex(escape=True))
     reproduced = table[table.status == "reproduced"]
     stops = {_table1_key(method, dataset): value[4] for (method, dataset), value in ours.items()}
+    measured_how = {_table1_key(method, dataset): value[5] for (method, dataset), value in ours.items()}
     write_meta(meta, "table1", [f"{out_prefix}.csv", f"{out_prefix}.md", f"{out_prefix}.tex"], "table1",
                params, n_models,
                cells={f"{r.method}/{r.dataset}": {"ours_mean": r.ours_mean, "ours_std": r.ours_std,
                                                   "paper_mean": r.paper_mean, "paper_std": r.paper_std,
                                                   "within_2_std": r.within_2_std}
                       for r in reproduced.itertuples()},
-               branches=branches, stopping=stops,
+               branches=branches, stopping=stops, measured_how=measured_how,
                caption="; ".join(f"{_table1_label(key)}: {stopping_text(s)}" for key, s in stops.items()))
     return table
+
+
+def _percent(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
 
 
 def _signed(value) -> str:
@@ -872,6 +895,12 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
         shown = ", ".join(f"{m}: E[d_util] = {_signed(s['E_d_util'])}" for m, s in meta["summary"].items())
         lines.append(f"| fig5c | Fig. 5 on CMNIST (vanilla vs guided vs random sweeps) | {shown} | "
                      f"{meta['n_models']} | `fig5c` |")
+    if "ablation" in metas:
+        meta = metas["ablation"]
+        shown = "; ".join(f"{key}: clean {_percent(v['clean'])} / carried {_percent(v['carried'])}"
+                          for key, v in meta["summary"].items() if key.startswith("guided/"))
+        lines.append(f"| ablation | official-code switches one at a time (CMNIST, reduced setting): guided's test "
+                     f"accuracy (%) | {shown} | {meta['n_models']} | `ablation` |")
     if "dspeed_steps" in metas:
         meta = metas["dspeed_steps"]
         shown = "; ".join(f"{m}: " + ", ".join(f"{k} {v}" for k, v in s.items()) for m, s in meta["summary"].items())

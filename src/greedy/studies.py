@@ -162,10 +162,11 @@ def collect(utilization_files: list[str], progress: bool = False) -> pd.DataFram
                          result.get("test_acc_branches_carried") or [None] * len(result["modalities"]))},
                      # the sensitivity studies' Q and α (empty for methods without them)
                      "rebalance_steps": result.get("method_params", {}).get("rebalance_steps"),
+                     "procedure": procedure.label(procedure.resolve(result.get("procedure"))),
                      "alpha": result.get("method_params", {}).get("alpha")})
     if not rows:  # a study configured with no runs (e.g. no pre-trained weights here): header only
         return pd.DataFrame(columns=["run", "pairing", "modalities", "method", "lr", "seed", "status",
-                                     *COLUMNS, "rebalance_steps", "alpha"])
+                                     *COLUMNS, "rebalance_steps", "alpha", "procedure"])
     return pd.DataFrame(rows).sort_values(["pairing", "lr", "seed"]).reset_index(drop=True)
 
 
