@@ -28,7 +28,7 @@ STAGES = ("data", "cmnist_unimodal", "cmnist_sweep", "cmnist_method_sweep", "cmn
           "nvgesture_sweep", "nvgesture_method_sweep", "nvgesture_table1", "figlr", "table1", "table1_metrics",
           "results_index")
 # Modules of src/greedy that no DVC stage runs (diagnosis and benchmarking tools).
-NOT_IN_THE_PIPELINE = {"__init__.py", "benchmark.py", "cost.py", "diagnose.py", "flops.py"}
+NOT_IN_THE_PIPELINE = {"__init__.py", "benchmark.py", "cost.py", "diagnose.py", "flops.py", "measured.py"}
 
 
 def env_for(project: Path) -> dict:

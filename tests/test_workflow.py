@@ -204,6 +204,19 @@ def test_smoke_ablation_regression(smoke_run, num_regression):
     num_regression.check({k: [v] for k, v in values.items()}, tolerances={k: {"atol": 0.03} for k in values})
 
 
+def test_measured_runs_rebuild_the_same_ablation_table(smoke_run, tmp_path):
+    """`greedy measured` keeps the small outputs in git; `greedy render ablation` on them gives the
+    table the DAG rendered from the full run folders."""
+    run(["greedy", "measured", "--results", str(smoke_run / "results"), "--study", "ablation",
+         "--out", str(tmp_path / "measured")], smoke_run)
+    kept = tmp_path / "measured" / "cmnist"
+    assert not list(kept.rglob("*.pt")) and len(list(kept.rglob("metrics.csv"))) == 6
+    out = tmp_path / "rendered"
+    run(["greedy", "render", "ablation", "--ablation", str(kept / "ablation.csv"), "--csv", str(out / "t.csv"),
+         "--md", str(out / "t.md"), "--png", str(out / "t.png"), "--meta", str(out / "t.meta.json")], smoke_run)
+    assert (out / "t.md").read_text() == (smoke_run / "results" / "tables" / "cmnist_ablation.md").read_text()
+
+
 def test_snakemake_lint_is_clean():
     result = run(["snakemake", "--lint"], REPO, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -13,6 +13,7 @@ subcommand's logic lives in its module (an `add_arguments(parser)` / `run(args)`
     greedy benchmark   --params ...                               trainer vs bare loop
     greedy cost        --dataset modelnet40 --params ...          throughput, projected hours
     greedy diagnose    RUN ...                                    how each branch votes
+    greedy measured    --study ablation                           keep finished runs in measured/
 
 Every command that reads parameters takes `--params FILE ...` (params.yaml and overlays, later
 files win); every command that works on one trained run takes `--run-dir`. Snakemake runs the
@@ -103,6 +104,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
                   "greedy.benchmark", "add_arguments", "run"),
     "cost": ("loader and model throughput, and the projected hours of a data set's studies at paper scale",
              "greedy.cost", "add_arguments", "run"),
+    "measured": ("keep finished runs' small outputs in git (measured/<dataset>/), with the study's CSV",
+                 "greedy.measured", "add_arguments", "run"),
     "diagnose": ("how each branch votes in trained models' fused predictions",
                  "greedy.diagnose", "add_arguments", "run"),
 }
