@@ -12,7 +12,8 @@ from greedy import cli
 
 from conftest import REPO
 
-SUBCOMMANDS = ["prepare", "train", "utilization", "collect", "render", "report", "index", "benchmark", "diagnose"]
+SUBCOMMANDS = ["prepare", "train", "utilization", "collect", "render", "report", "index", "benchmark", "diagnose",
+               "measured"]
 
 
 def greedy(*args):
@@ -47,7 +48,7 @@ def test_render_lists_the_registry(capsys):
         cli.main(["render", "--help"])
     out = capsys.readouterr().out
     assert set(ARTIFACTS) == {"unimodal", "fig7", "fig5c", "dspeed", "table1", "fig2a", "fig5a", "figlr",
-                              "fig3", "fig4", "fig8", "fig9a", "fig9b", "views", "fig2b", "fig5b"}
+                              "fig3", "fig4", "fig8", "fig9a", "fig9b", "views", "fig2b", "fig5b", "ablation"}
     for name in ARTIFACTS:
         assert name in out
 

@@ -17,7 +17,8 @@ SIZE_KEYS = {"mnist_root", "root", "train_size", "test_size", "channels", "eval_
              "threads", "mem_mb", "runtime", "gpu", "size", "frames", "crop"}
 DOCUMENTED_KNOBS = {"color_variance": "colour variance", "batch_size": "batches",
                     "lr": "learning rate", "lr_min": "learning rate", "lr_max": "learning rate",
-                    "source": "fixture", "architecture": "LNL net"}
+                    "source": "fixture", "architecture": "LNL net",
+                    "methods": "ablation", "variants": "ablation"}
 
 
 def _leaves(tree, prefix=()):

@@ -116,7 +116,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="greedy", description="Reproduction pipeline for Wu et al. (ICML 2022), 'Characterizing and "
         "Overcoming the Greedy Nature of Learning in Multi-modal Deep Neural Networks'.",
-        epilog="`greedy COMMAND --help` describes each command. The whole DAG: `snakemake --cores all`.")
+        epilog="`greedy COMMAND --help` describes each command; `--debug` shows a traceback instead of a "
+        "one-line error. The whole DAG: `snakemake --cores all`.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, module_name, add_arguments, run) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
@@ -127,13 +128,24 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# Errors about the user's data or parameters: their messages name the file, key or value and what
+# to do, so they are printed as one line (the traceback with --debug). Anything else is a bug and
+# keeps its traceback.
+USER_ERRORS = (ParamsError, DataMissing, FileExistsError, FileNotFoundError, ValueError, RuntimeError)
+
+
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     args = build_parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
     try:
         args.run(args)
-    except ParamsError as error:  # a bad parameter file: its message names the file and the key
-        sys.exit(f"greedy {args.command}: {error}")
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        sys.exit(f"greedy {args.command}: {message} (--debug shows the traceback)")
 
 
 if __name__ == "__main__":

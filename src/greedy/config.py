@@ -37,6 +37,17 @@ def deep_merge(base: dict, overlay: dict) -> dict:
     return merged
 
 
+def _yaml_number_hint(value) -> str:
+    """PyYAML reads `1e-2` (no dot before the exponent) as a string: say how to write the number."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return ""
+        return f" (YAML reads {value} as a string: write {number!r} or {number:.1e})"
+    return ""
+
+
 def validate(params: dict, source: str = "params") -> dict:
     with open(SCHEMA_PATH) as f:
         schema = yaml.safe_load(f)
@@ -46,7 +57,7 @@ def validate(params: dict, source: str = "params") -> dict:
         lines = []
         for error in errors:
             key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
-            lines.append(f"  {key}: {error.message}")
+            lines.append(f"  {key}: {error.message}{_yaml_number_hint(error.instance)}")
         raise ParamsError(f"{source} does not match {SCHEMA_PATH.name}:\n" + "\n".join(lines))
     return params
 

@@ -218,13 +218,55 @@ def load_checkpoint(run_dir: Path, device, log: logging.Logger) -> dict | None:
     return None
 
 
+class RunBusy(RuntimeError):
+    """Another process is training in the same run folder."""
+
+
+def check_config(config: dict) -> None:
+    """What can be refused before any data is loaded or any file written: the method's name and
+    the learning rate (a non-positive one; a YAML `1e-2` arrives as a string)."""
+    from greedy.methods import METHODS
+    if config["method"] not in METHODS:
+        raise ValueError(f"method {config['method']!r} is not implemented; available: {sorted(METHODS)}")
+    lr = config["lr"]
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"learning rate {lr!r}: it must be a positive number (in YAML write 1.0e-2 or 0.01; "
+                         "1e-2 is read as a string)")
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """One trainer per run folder: an flock the kernel drops when the process dies, so a second
+    `greedy train` on the same folder fails at once instead of racing on last.pt."""
+    import fcntl
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".train.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise RunBusy(f"{run_dir} is being trained by another process ({lock.read().strip() or 'unknown'}); "
+                          "wait for it to finish or stop it") from None
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()}\n")
+        lock.flush()
+        yield
+
+
 def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = False,
           on_epoch_end: Callable[[int], None] | None = None,
           on_step: Callable[[int], None] | None = None) -> dict:
     """Train one model as `config` says (see config.run_config); returns the status summary.
     `on_epoch_end(epoch)` and `on_step(step)` (1-based, over the whole run) are called as training
     goes (progress reports; the fault-injection tests kill the process from them)."""
+    check_config(config)
     run_dir = Path(run_dir)
+    with run_lock(run_dir):
+        return _train(config, run_dir, splits, progress, on_epoch_end, on_step)
+
+
+def _train(config: dict, run_dir: Path, splits: Splits | None, progress: bool,
+           on_epoch_end: Callable[[int], None] | None, on_step: Callable[[int], None] | None) -> dict:
     config_hash = run_hash(config, 16)  # what changes results only (config.result_identity)
     code = training_code_fingerprint(dataset=config["dataset"])
     status_path = run_dir / "status.json"
