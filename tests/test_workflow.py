@@ -240,6 +240,14 @@ def test_paper_configuration_dag(tmp_path):
     assert planned == {"weights": "1"}
 
 
+def test_the_readme_table1_command_on_real_mnist_plans_the_cmnist_column_only(tmp_path):
+    project = copy_project(tmp_path)
+    result = run(["snakemake", "results/tables/table1.csv", "-n", "--quiet", "rules", "--configfile",
+                  "config/real-mnist.yaml"], project)
+    counts = dict(line.split()[:2] for line in result.stdout.splitlines() if line.split()[:1] in (["train"], ["table1"]))
+    assert counts == {"train": "21", "table1": "1"}, result.stdout[-2000:]
+
+
 def test_bad_parameter_stops_the_workflow_naming_the_key(tmp_path):
     project = copy_project(tmp_path)
     (project / "bad.yaml").write_text("training:\n  cmnist:\n    epochs: 3\n")
