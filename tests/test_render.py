@@ -287,7 +287,7 @@ def test_fig9_sensitivity_to_q_and_alpha(tmp_path):
     assert meta["expected"]["E_d_util"] == e and meta["stopping"]["diverged"] == 1
     text = render.report([str(tmp_path / "fig9a.meta.json"), str(tmp_path / "fig9b.meta.json")], "index.json",
                          str(tmp_path / "r.md"))
-    assert "Q 1: d_util +0.020, accuracy 90.00 % (1 models, 0 diverged); Q 5:" in text  # in numeric order
+    assert "Q 1: d_util +0.020, accuracy 90.00 % (1 model, 0 diverged); Q 5:" in text  # in numeric order
     assert "Q 50: d_util -0.100, accuracy 90.00 % (3 models, 1 diverged)" in text
     assert "α/E 0.25: d_util +0.040" in text
 
@@ -350,3 +350,12 @@ def test_table1_fills_every_data_set_given(studies):
     assert "| table1 rubi/modelnet40 | 90.45±0.58 | not yet reproduced | — | 0 | — |" in text
     assert "| table1 guided/nvgesture_pretrained | 83.82±1.45 | not yet reproduced |" in text
     assert "| table1: vanilla (ModelNet40) | 3 | 1 of 3 | 0 | 10, 10, 10 |" in text
+
+
+def test_scale_notes_name_fixtures_and_reduced_runs():
+    notes = "\n".join(render.scale_notes({"data.cmnist": {"train_size": 3000}, "training.cmnist": {"max_epochs": 15},
+                                           "data.modelnet40": {"source": "fixture"},
+                                           "data.nvgesture": {"source": "nvgesture"}}))
+    assert "Colored-and-gray-MNIST: reduced scale**: 3,000 training digits, at most 15 epochs" in notes
+    assert "ModelNet40: a generated fixture" in notes and "NVGesture: the real data" in notes
+    assert render.scale_notes({}) == []

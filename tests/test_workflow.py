@@ -98,6 +98,9 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
     for artifact in ("table1", "fig7", "fig2a", "fig5b", "fig9a", "figlr", "text"):
         assert f"| {artifact}" in report
     assert report.count("not yet reproduced") >= 5  # NVGesture-pretrained's column
+    # the report says what scale its numbers come from
+    assert "**Colored-and-gray-MNIST: reduced scale**: 3,000 training digits" in report
+    assert "**ModelNet40: a generated fixture**" in report and "**NVGesture: a generated fixture**" in report
     # the guided and random runs logged re-balancing steps; vanilla did not
     steps = {method: pd.read_csv(next((results / "runs" / "cmnist" / "table1" / "mono-gray").glob(f"{method}-*"))
                                  / "steps.csv") for method in ("vanilla", "guided", "random")}

@@ -82,7 +82,7 @@ def _diverged(frame: pd.DataFrame) -> int:
 
 def _counted(frame: pd.DataFrame) -> str:
     """ "n models, k diverged (excluded)" for a figure title."""
-    return f"{len(_completed(frame))} models, {_diverged(frame)} diverged (excluded)"
+    return f"{_models(len(_completed(frame)))}, {_diverged(frame)} diverged (excluded)"
 
 
 def _number(value) -> float | None:
@@ -193,7 +193,12 @@ def unimodal(sweep_csv: str, out_csv: str, out_md: str, meta: str, params: dict,
     return table
 
 
+def _models(n) -> str:
+    return f"{n} model" + ("" if n == 1 else "s")
+
+
 def _histogram(ax, values: np.ndarray, color: str, label: str) -> None:
+    ax.set_ylabel("density (of models)")
     values = values[np.isfinite(values)]
     if len(values) == 0:
         ax.text(0.5, 0.5, "no finished models", ha="center", va="center", transform=ax.transAxes)
@@ -281,7 +286,7 @@ def _method_histograms(artifact_id: str, title: str, expected: dict, rule: str, 
     stop = stopping(frame)
     counts = f"{pairing}: " + ", ".join(f"{m} {s['models']} ({s['diverged']} diverged)" for m, s in summary.items())
     expectation = [f"paper E[d_util]: {', '.join(f'{m} ≈ {v:+.1f}' for m, v in expected.items())}"] if expected else []
-    ax.set_title("\n".join([title, *expectation, f"{counts} models", stopping_text(stop)]), fontsize=8)
+    ax.set_title("\n".join([title, *expectation, f"{_models(counts)}", stopping_text(stop)]), fontsize=8)
     _save(fig, out_png)
     write_meta(meta, artifact_id, [out_png, sweep_csv, method_sweep_csv], rule, params, len(frame),
                summary=summary, paper=reference, stopping=stop, caption=stopping_text(stop))
@@ -501,7 +506,7 @@ def fig9b(alpha_csv: str, expected_json: str, out_png: str, meta: str, params: d
         outside = f"{outside}; {outside_note}" if outside else outside_note
     works = paper.FIG9["alpha_fraction_works"]
     table = _sensitivity("fig9b", study, "alpha_fraction", f"α / |E[d_util]| (|E[d_util]| = {scale:.3g}, "
-                         f"{expected.get('pairing', '?')}, {expected.get('models', '?')} models)", out_png,
+                         f"{expected.get('pairing', '?')}, {_models(expected.get('models', '?'))})", out_png,
                          f"; {outside} rows without α not shown" if outside else "", mark=works)
     done = _completed(study)
     summary = {"per_alpha_fraction": _records(table, "alpha_fraction"),
@@ -774,7 +779,7 @@ def _pairing_rows(artifact_id: str, meta: dict) -> list[str]:
         expected, value = s.get("paper_abs_E_d_util"), s["E_d_util"]
         cap = "" if s.get("epoch_cap") is None else f", {s['epoch_cap']} at the epoch cap"
         lines.append(_row(f"{artifact_id} {pairing} E[d_util]", "—" if expected is None else f"|E| ≈ {expected}",
-                          f"{_signed(value)} ({s['models']} models, {s['diverged']} diverged{cap})",
+                          f"{_signed(value)} ({_models(s['models'])}, {s['diverged']} diverged{cap})",
                           _verdict(None if value is None else abs(value), expected, paper.E_D_UTIL_TOLERANCE),
                           s["models"], artifact_id))
     return lines
@@ -787,7 +792,7 @@ def _method_rows(artifact_id: str, meta: dict) -> list[str]:
         expected, value = s.get("paper_E_d_util"), s["E_d_util"]
         cap = "" if s.get("epoch_cap") is None else f", {s['epoch_cap']} at the epoch cap"
         lines.append(_row(f"{artifact_id} {method} E[d_util]", "—" if expected is None else f"≈ {expected:+.1f}",
-                          f"{_signed(value)} ({s['models']} models, {s['diverged']} diverged{cap})",
+                          f"{_signed(value)} ({_models(s['models'])}, {s['diverged']} diverged{cap})",
                           _verdict(value, expected, paper.E_D_UTIL_TOLERANCE), s["models"], artifact_id))
     return lines
 
@@ -805,7 +810,7 @@ def _sweep_text(per_value: dict, x: str) -> str:
     def number(v, fmt):
         return "—" if v is None else format(v, fmt)
     return "; ".join(f"{x} {value}: d_util {number(s['d_util_mean'], '+.3f')}, accuracy "
-                     f"{number(s['test_acc_pct_mean'], '.2f')} % ({s['models']} models, {s['diverged']} diverged)"
+                     f"{number(s['test_acc_pct_mean'], '.2f')} % ({_models(s['models'])}, {s['diverged']} diverged)"
                      for value, s in sorted(per_value.items(), key=lambda item: float(item[0])))
 
 
@@ -814,7 +819,7 @@ def _qualitative_rows(artifact_id: str, meta: dict) -> list[str]:
     "qualitative"."""
     if artifact_id == "figlr":
         measured = [(f"figlr {_short(d)} {s['pairing']}", _trend_text("mean |d_util|", s["abs_d_util_trend"], "lr")
-                     + f" ({s['models']} models, {s['diverged']} diverged)") for d, s in meta["summary"].items()]
+                     + f" ({_models(s['models'])}, {s['diverged']} diverged)") for d, s in meta["summary"].items()]
     elif artifact_id in ("fig3", "fig4"):
         measured = [(f"{artifact_id} {LABELS[c]} vs λ", _trend_text(LABELS[c], t, "λ"))
                     for c, t in meta["trend"].items()]
@@ -867,6 +872,26 @@ def _text_rows(metas: dict) -> list[str]:
     return lines
 
 
+def scale_notes(params: dict) -> list[str]:
+    """What scale each data set's numbers come from (from the parameters Table 1 recorded): a
+    fixture or a reduced run says so, so that a verdict on it does not read as a result."""
+    notes = []
+    for dataset, title in (("cmnist", "Colored-and-gray-MNIST"), ("modelnet40", "ModelNet40"),
+                           ("nvgesture", "NVGesture")):
+        data, training = params.get(f"data.{dataset}"), params.get(f"training.{dataset}", {})
+        if data is None:
+            continue
+        if data.get("source") == "fixture":
+            notes.append(f"- **{title}: a generated fixture** in the real on-disk format, not the real data; its "
+                         f"numbers and verdicts check the pipeline, they are not results.")
+        elif data.get("train_size"):
+            notes.append(f"- **{title}: reduced scale**: {data['train_size']:,} training digits, at most "
+                         f"{training.get('max_epochs', '?')} epochs (e.g. the smoke overlay); not the paper's scale.")
+        else:
+            notes.append(f"- {title}: the real data at the parameters' scale.")
+    return (["Scale of the numbers below:", "", *notes, ""]) if notes else []
+
+
 def report(meta_files: list[str], index_path: str, out: str) -> str:
     """One page: every artifact of the paper, ours beside the paper's, with a verdict."""
     metas = {m["id"]: m for m in (io.read_json(p) for p in meta_files)}
@@ -876,6 +901,7 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
              f"expectations agree within ±{paper.E_D_UTIL_TOLERANCE} on E[d_util]; accuracies quoted in the text",
              f"within ±{paper.TEXT_TOLERANCE_POINTS} points; \"qualitative\" where the paper states a trend",
              "without a number (ours is what we measured).", ""]
+    lines += scale_notes(metas.get("table1", {}).get("params", {}))
     lines += ["| artifact | paper | ours | verdict | models | index entry |", "|---|---|---|---|---|---|"]
     rows_of = {"table1": lambda: _table1_rows(metas["table1"]),
                **{a: (lambda a=a: _pairing_rows(a, metas[a])) for a in ("fig7", "fig2a", "fig2b")},
