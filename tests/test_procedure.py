@@ -139,6 +139,8 @@ def test_gradient_reset_is_inert_without_rebalancing():
     assert procedure.inert("vanilla", {"gradient_reset": "zero"})
     assert not procedure.inert("guided", {"gradient_reset": "zero"})
     assert not procedure.inert("vanilla", {"gate": "sigmoid"})
+    assert procedure.inert("random", {"gradient_reset": "zero"}, ["guided"])  # the ablation's choice
+    assert not procedure.inert("random", {"preset": "official"}, ["guided"])
 
 
 # --- counting perfect epochs -----------------------------------------------------------------
@@ -257,7 +259,8 @@ def test_ablation_runs_skip_inert_variants(params):
     from greedy.studies import study_runs
     runs = {rid: r for rid, r in study_runs(params, "cmnist").items() if r["study"] == "ablation"}
     ablation = params["studies"]["cmnist"]["ablation"]
-    expected = sum(1 for v in ablation["variants"] for m in ablation["methods"] if not procedure.inert(m, v))
+    expected = sum(1 for v in ablation["variants"] for m in ablation["methods"]
+                   if not procedure.inert(m, v, ablation.get("rebalancing_switches_for")))
     assert len(runs) == expected
     labels = {(r["config"]["method"], procedure.label(r["config"]["procedure"])) for r in runs.values()}
     assert ("guided", "official") in labels and ("vanilla", "paper") in labels
@@ -272,3 +275,18 @@ def test_the_run_configuration_builds_the_model_its_switches_name(tiny_config):
     config["procedure"] = procedure.resolve(None)
     model = build_for_config(config, splits_for_config(config), "cpu")
     assert {(m.gate_scale, m.running_mean) for m in model.fusions.values()} == {(2.0, "regular_passes")}
+
+
+def test_the_readme_ablation_table_is_the_one_rendered_from_the_measured_runs(tmp_path):
+    """measured/cmnist/ holds the ablation's runs (small outputs, kept in git); `greedy render
+    ablation` on them rebuilds the README's table line for line."""
+    import subprocess
+    from conftest import REPO
+    out = tmp_path / "ablation"
+    result = subprocess.run(["greedy", "render", "ablation", "--ablation", "measured/cmnist/ablation.csv",
+                             "--csv", str(out / "t.csv"), "--md", str(out / "t.md"), "--png", str(out / "t.png"),
+                             "--meta", str(out / "t.meta.json")], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    table = [line for line in (out / "t.md").read_text().splitlines() if line.startswith("|")]
+    readme = (REPO / "README.md").read_text()
+    assert len(table) >= 2 + 15 and all(line in readme for line in table)

@@ -60,12 +60,13 @@ def resolve(section: dict | None, where: str = "procedure") -> dict:
     return resolved
 
 
-def inert(method: str, section: dict | None) -> bool:
-    """Whether `section`'s switches cannot change a `method` run of the paper preset: every switch
-    it changes acts through re-balancing steps, and the method takes none (the ablation trains
-    such a variant once, as the paper variant)."""
+def inert(method: str, section: dict | None, methods: list[str] | None = None) -> bool:
+    """Whether the ablation skips `section`'s variant for `method`: every switch it changes acts
+    through re-balancing steps and the method is not among `methods` (default: those that take
+    re-balancing steps; for the others the variant cannot change a paper-preset run)."""
     changed = differences(resolve(section))
-    return bool(changed) and method not in REBALANCING_METHODS and set(changed) <= set(REBALANCING_ONLY)
+    methods = REBALANCING_METHODS if methods is None else methods
+    return bool(changed) and method not in methods and set(changed) <= set(REBALANCING_ONLY)
 
 
 def differences(resolved: dict) -> dict:

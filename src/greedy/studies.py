@@ -108,7 +108,7 @@ def study_runs(params: dict, dataset: str, measured: dict | None = None) -> dict
         for switches in ablation["variants"]:
             tag = "_" + "_".join(f"{k}-{v}" for k, v in sorted(switches.items())) if switches else ""
             for method in ablation["methods"]:
-                if procedure.inert(method, switches):
+                if procedure.inert(method, switches, ablation.get("rebalancing_switches_for")):
                     continue  # e.g. a re-balancing switch for vanilla: the paper variant's run
                 for r in range(ablation["runs"]):
                     add("ablation", study["modalities"], ablation["lr"], seed0 + r, method=method, tag=tag,
