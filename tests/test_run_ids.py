@@ -75,7 +75,7 @@ def test_data_folder_name_ignores_paths_and_follows_data_parameters(base):
 
 @pytest.mark.parametrize("overlay", [
     {"studies": {"cmnist": {"table1": {"lr": 0.03}, "unimodal": {"lr": 0.03},
-                            "sweep": {"lr_min": 0.001}}}},
+                            "sweep": {"lr_min": 0.001}, "ablation": {"lr": 0.03}}}},
     {"seed": 5},
     {"models": {"cmnist": {"channels": [8, 8, 16, 16]}}},
     {"data": {"cmnist": {"color_variance": 0.05}}},
