@@ -264,6 +264,13 @@ def test_ablation_runs_skip_inert_variants(params):
     assert len(runs) == expected
     labels = {(r["config"]["method"], procedure.label(r["config"]["procedure"])) for r in runs.values()}
     assert ("guided", "official") in labels and ("vanilla", "paper") in labels
+    # params.yaml's own ablation: 6 variants; vanilla and random skip the 3 re-balancing-only ones
+    from conftest import REPO
+    from greedy.config import load_params
+    full = {r["config"]["method"] + "/" + procedure.label(r["config"]["procedure"])
+            for r in study_runs(load_params([REPO / "params.yaml"]), "cmnist").values() if r["study"] == "ablation"}
+    assert len(full) == 12 and "guided/paper + gradient_reset=zero" in full
+    assert "random/paper + gradient_reset=zero" not in full and "vanilla/official" in full
 
 
 def test_the_run_configuration_builds_the_model_its_switches_name(tiny_config):

@@ -90,41 +90,32 @@ class MultiBranchNet(nn.Module):
 
     # --- hooks for the re-balancing step and the conditional utilization rate ---
     @contextmanager
+    def _on_fusions(self, name: str, values: dict, reset):
+        """Every MMTM's attribute `name` set to values[fusion name] for the block, then `reset`."""
+        for key, m in self.fusions.items():
+            setattr(m, name, values[key])
+        try:
+            yield self
+        finally:
+            for m in self.fusions.values():
+                setattr(m, name, reset)
+
     def rebalancing(self, k: int):
         """Accelerate learning from modality k: in every MMTM, branch k's gate is replaced by
         its running mean (mmtm.MMTM.running_mean), so branch k sees no other modality."""
         for m in self.fusions.values():
             m.mean_gate(k)  # fails here, eagerly, when no mean exists yet
-            m.rebalance_branch = k
-        try:
-            yield self
-        finally:
-            for m in self.fusions.values():
-                m.rebalance_branch = None
+        return self._on_fusions("rebalance_branch", dict.fromkeys(self.fusions, k), None)
 
-    @contextmanager
     def not_counting(self):
         """Forward passes that leave the official running mean of the gates alone (the trainer's
         evaluation in the state it does not select on: an observation must not change training)."""
-        for m in self.fusions.values():
-            m.counting = False
-        try:
-            yield self
-        finally:
-            for m in self.fusions.values():
-                m.counting = True
+        return self._on_fusions("counting", dict.fromkeys(self.fusions, False), True)
 
-    @contextmanager
     def isolated(self, squeeze_means: dict[str, list[torch.Tensor]]):
         """Each branch k computes its gates from its own squeeze vector and the training-set
         means of the others: branch k's output is then f_k'(x_k)."""
-        for name, m in self.fusions.items():
-            m.squeeze_means = squeeze_means[name]
-        try:
-            yield self
-        finally:
-            for m in self.fusions.values():
-                m.squeeze_means = None
+        return self._on_fusions("squeeze_means", squeeze_means, None)
 
 
 # --- architectures -------------------------------------------------------------------------
