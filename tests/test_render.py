@@ -6,6 +6,8 @@ import pytest
 
 from greedy import render
 
+pytestmark = pytest.mark.unit
+
 
 def _runs(method, pairing, accs, branches=None, status=None):
     rows = []
@@ -218,9 +220,9 @@ def unrasterised(monkeypatch):
     """Skip layout and PNG encoding (most of a figure's time on a CPU): for tests about the meta
     of figures whose drawing other tests already exercise (fig3, fig4 and fig8 share it with fig9)."""
     def save(fig, out_png):
-        render.plt.close(fig)
-        render.io.write_text(out_png, "not rasterised in this test")
-    monkeypatch.setattr(render, "_save", save)
+        render.figures.plt.close(fig)
+        render.figures.io.write_text(out_png, "not rasterised in this test")
+    monkeypatch.setattr(render.figures, "_save", save)
 
 
 def test_l1_figures_average_over_seeds_per_lambda(tmp_path, unrasterised):
@@ -331,7 +333,7 @@ def test_table1_fills_every_data_set_given(studies):
             "--table1", f"cmnist={studies / 'table1.csv'}", f"modelnet40={mn_t1}",
             "--out-prefix", studies / "t1", "--meta", studies / "t1.meta.json")
     table = pd.read_csv(studies / "t1.csv")
-    assert list(table.columns) == render.TABLE1_COLUMNS
+    assert list(table.columns) == render.TABLE1_CSV_COLUMNS
     status = table.set_index(["method", "dataset"]).status
     assert status["vanilla", "modelnet40"] == status["vanilla", "cmnist"] == "reproduced"
     assert status["rubi", "modelnet40"] == status["vanilla", "nvgesture_scratch"] == "not yet reproduced"

@@ -1,10 +1,11 @@
 """The paper's numbers (REFERENCE section 1), used only as the labelled reference column.
 
-Nothing here is ever presented as a result of ours; render.py prints these beside our numbers.
+Nothing here is ever presented as a result of ours; greedy.render prints these beside our numbers.
 """
 from __future__ import annotations
 
-DATASETS = ["cmnist", "modelnet40", "nvgesture_scratch", "nvgesture_pretrained"]
+# Table 1's data-set columns, in the paper's order.
+TABLE1_DATASET_COLUMNS = ["cmnist", "modelnet40", "nvgesture_scratch", "nvgesture_pretrained"]
 DATASET_TITLES = {"cmnist": "Colored-and-gray-MNIST", "modelnet40": "ModelNet40",
                   "nvgesture_scratch": "NVGesture-scratch", "nvgesture_pretrained": "NVGesture-pretrained"}
 
@@ -16,15 +17,14 @@ TABLE1 = {
     "random": [(74.07, 2.75), (91.36, 0.10), (79.88, 0.90), (82.64, 0.84)],
     "guided": [(91.01, 1.20), (91.37, 0.28), (80.22, 0.73), (83.82, 1.45)],
 }
-TABLE1_ROWS = {"unimodal": "uni-modal (best)", "vanilla": "vanilla", "rubi": "RUBi", "random": "random",
-               "guided": "guided", "gradient_blending": "Gradient Blending (extra, not in the paper)"}
+# (each method's row label and figure colour: greedy.render.registry.METHODS)
 
 # Uni-modal test accuracy (%) quoted in the text, per data set and modality (the draft had
 # CMNIST 43/98 and ModelNet40 91.6/93.1; the ICML version wins).
 UNIMODAL_TEXT = {"cmnist": {"mono": 41.0, "gray": 99.0}, "modelnet40": {"front": 89.0, "rear": 88.0}}
 GUIDED_CMNIST_GRAY_BRANCH = (99.16, 0.14)  # the guided model's gray branch, mean ± std
 THREE_VIEWS_MODELNET40 = {"vanilla": 91.21, "guided": 92.45}  # test accuracy (%), three views
-# Numbers quoted in the paper's text, by key (the text:<key> artifacts of render.py).
+# Numbers quoted in the paper's text, by key (the text:<key> artifacts of greedy.render).
 TEXT_QUOTES = {
     **{f"{dataset}_unimodal": f"uni-modal {DATASET_TITLES[dataset]} " + " / ".join(
         f"{modality} {value:.0f} %" for modality, value in values.items()) for dataset, values in UNIMODAL_TEXT.items()},

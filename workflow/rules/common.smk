@@ -2,6 +2,7 @@
 # enumerated from params.yaml by src/greedy (studies.study_runs), so Snakemake, DVC and the tests
 # see the same runs. The data set is a wildcard of every rule; its module in src/greedy/data
 # (the registry) and its params.yaml blocks are all a new data set needs.
+import glob
 import json
 import os
 import re
@@ -37,7 +38,9 @@ TRAINING_CODE = {d: [os.path.relpath(p) for p in training_code_files(SRC, d)] fo
 DATA_CODE = {d: [os.path.relpath(p) for p in data_code_files(d, SRC)] for d in DATASETS}
 UTILIZATION_CODE = [os.path.join(SRC, f) for f in ("utilization.py", "evaluation.py")]
 COLLECT_CODE = [os.path.join(SRC, "studies.py")]
-RENDER_CODE = [os.path.join(SRC, f) for f in ("render.py", "paper.py", "ablation.py", "procedure.py")]
+# every module of the render package (src/greedy/render/), the paper's numbers, the presets
+RENDER_CODE = sorted(glob.glob(os.path.join(SRC, "render", "*.py"))) + [os.path.join(SRC, f) for f in
+                                                                      ("paper.py", "procedure.py")]
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
