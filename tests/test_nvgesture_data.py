@@ -376,4 +376,6 @@ def test_fixture_source_writes_once_and_rewrites_when_its_parameters_change(tmp_
     real = {**data, "source": "nvgesture"}
     assert "fixture" not in nv.identity(real) and nv.identity(real) == nv.identity({**real, "fixture": {}})
     assert registry.data_dir({"data": {"nvgesture": data}}, "nvgesture").parent == tmp_path / "prepared"
-    assert "data/nvgesture.py" in registry.code_files("nvgesture")
+    code = registry.code_files("nvgesture")  # the package's every module: an edit re-runs its jobs
+    assert {f"data/nvgesture/{m}.py" for m in ("__init__", "lists", "extraction", "loader", "fixture")} <= set(code)
+    assert "data/batches.py" in code and not any("modelnet40" in f or "cmnist" in f for f in code)

@@ -8,14 +8,14 @@ from __future__ import annotations
 import ast
 import copy
 import hashlib
-import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 import jsonschema
 import yaml
 
 from greedy import procedure
+from greedy.hashing import short_hash  # here too for callers of greedy.config.short_hash
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parents[1]
@@ -75,12 +75,6 @@ def load_params(files: Iterable[str | Path] = ("params.yaml",)) -> dict:
             raise ParamsError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
         params = deep_merge(params, loaded)
     return validate(params, source=" + ".join(str(f) for f in files))
-
-
-def short_hash(obj: Any, length: int = 8) -> str:
-    """Stable short hash of a JSON-serialisable object (used in parameter-dependent paths)."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
 def result_identity(config: dict) -> dict:

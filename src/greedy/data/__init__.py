@@ -1,17 +1,21 @@
 """Data sets by name: the registry every stage reads instead of naming a data set.
 
-A data set is one module `greedy/data/<name>.py`, listed in DATASETS, that defines:
+A data set is one module `greedy/data/<name>.py`, or a package `greedy/data/<name>/` of modules by
+concept (nvgesture), listed in DATASETS, that defines:
 
-    CODE                 extra source files (relative to the package) whose edits change its data
+    CODE                 extra source files (relative to the package) whose edits change its data,
+                         beyond its own module or package (code_files)
     identity(data)       the data.<name> parameters that shape the prepared data, without paths
     prepare_data(data, out, download=False) -> manifest   build the prepared folder `out`
     load_splits(data_dir, modalities, batch_size, eval_batch_size, seed) -> Splits fields
     make_fixture(root)   a small tree in the real on-disk format, for tests and the smoke run
+                         (its own module: nvgesture/fixture.py, modelnet40_fixture.py, mnist.py)
     PAPER_SPLIT_SIZES    samples per split of the real data (greedy cost's projection)
     MODEL_CODE           (optional) its architecture's own modules, e.g. ("i3d.py",): training
                          code of its runs, not of its data
 
-Adding a data set is its module, its architecture (models.py), its params.yaml blocks
+Its batches (`load_splits`) subclass batches.EpochBatches: the epoch's order and generator are
+shared. Adding a data set is its module, its architecture (models.py), its params.yaml blocks
 (data, models, training, methods, studies, resources) and its artifacts; the rules, run ids and
 the command line take it by name.
 """
@@ -23,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Iterable, Sequence
+
+from greedy.hashing import short_hash
 
 DATASETS = ("cmnist", "modelnet40", "nvgesture")
 
@@ -38,16 +44,27 @@ def dataset_module(name: str) -> ModuleType:
     return importlib.import_module(f"greedy.data.{name}")
 
 
+SHARED_CODE = ("data/__init__.py", "data/batches.py")  # every data set's: the registry, EpochBatches
+
+
+def module_files(name: str) -> list[str]:
+    """The data set's module, or every module of its package (sorted), relative to the package."""
+    module = dataset_module(name)
+    if not hasattr(module, "__path__"):
+        return [f"data/{name}.py"]
+    folder = Path(module.__file__).parent
+    return [f"data/{name}/{path.name}" for path in sorted(folder.glob("*.py"))]
+
+
 def code_files(name: str) -> list[str]:
     """The data set's own source files, relative to the package: editing another data set's module
     retrains nothing here."""
-    return ["data/__init__.py", f"data/{name}.py", *dataset_module(name).CODE]
+    return [*SHARED_CODE, *module_files(name), *dataset_module(name).CODE]
 
 
 def data_dir(params: dict, name: str) -> Path:
     """Prepared-data folder: data.<name>.out_dir/<hash of the data's identity>, so changed data
     parameters give a new folder and moving the raw files does not."""
-    from greedy.config import short_hash
     data = params["data"][name]
     return Path(data["out_dir"]) / short_hash(dataset_module(name).identity(data))
 

@@ -16,12 +16,13 @@ colour image, MNIST's 0.1307/0.3081 for the gray one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from greedy import io
+from greedy.data.batches import EpochBatches
 from greedy.data.mnist import fetch_mnist, make_subset, mnist_digits
 
 # LNL's ten mean colours (0-255), estimated from their published examples (REFERENCE section 3).
@@ -189,7 +190,7 @@ def render(split: dict, modality: str, index: torch.Tensor | slice) -> torch.Ten
     return (images.float().div_(255.0) - mean) / std
 
 
-class Batches:
+class Batches(EpochBatches):
     """Iterates ([modality tensors], labels) over an in-memory split. With `shuffle`, epoch e
     uses the permutation drawn from seed (seed, e), so a resumed run sees the same order."""
 
@@ -199,27 +200,13 @@ class Batches:
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.epoch = 0
 
-    def __len__(self) -> int:
-        return -(-len(self.split["label"]) // self.batch_size)
-
     def subset(self, index: torch.Tensor, batch_size: int, shuffle: bool = False) -> "Batches":
         """Batches over the samples `index` of this split."""
         part = {key: value[index] for key, value in self.split.items()}
         return Batches(part, self.modalities, batch_size, shuffle=shuffle, seed=self.seed)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[tuple[list[torch.Tensor], torch.Tensor]]:
-        n = len(self.split["label"])
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            order = torch.randperm(n, generator=generator)
-        else:
-            order = torch.arange(n)
-        for start in range(0, n, self.batch_size):
-            index = order[start:start + self.batch_size]
-            yield [render(self.split, m, index) for m in self.modalities], self.split["label"][index]
+    def _views(self, batch: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
+        return [render(self.split, m, batch) for m in self.modalities]
 
 
 def read_manifest(data_dir) -> dict:

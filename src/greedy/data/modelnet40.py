@@ -10,8 +10,8 @@ validation with `random.Random(10).shuffle` over all training objects (not strat
 
 `fetch` finds the tree, or extracts the archive (checksum first), or says what to download and where
 to put it. `prepare` stores each split as uint8 arrays [N, V, 3, H, W] (`np.load(mmap_mode="r")`
-at training time), int64 labels and a manifest. `make_fixture` writes a small tree in the same
-layout for tests and the smoke run.
+at training time), int64 labels and a manifest. `make_fixture` (modelnet40_fixture.py, named here
+too) writes a small tree in the same layout for tests and the smoke run.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from PIL import Image
 
 from greedy import io
 from greedy.data import FIXTURE_MARKER, DataMissing, ensure_fixture
+from greedy.data.batches import EpochBatches
 
 # Linked as "Shaded Images" from github.com/jongchyisu/mvcnn_pytorch README.md (the MVCNN authors'
 # PyTorch code, "put it under modelnet40_images_new_12x"). No checksum is published.
@@ -328,7 +329,7 @@ def view_position(modality: str, n_views: int) -> int:
     return position
 
 
-class Batches:
+class Batches(EpochBatches):
     """([view tensors], labels) over a prepared split, read from the memory-mapped array batch by
     batch. Training (`flip`) flips each view of each object horizontally with probability 1/2,
     independently, as the official per-image transforms do; the order and the flips of epoch e
@@ -344,35 +345,25 @@ class Batches:
         self.mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
-    def __len__(self) -> int:
-        return -(-len(self.index) // self.batch_size)
-
     def subset(self, index, batch_size: int, shuffle: bool = False) -> "Batches":
         """Batches over the samples `index` (positions in this one), e.g. a held-out part."""
         return Batches(self.images, self.labels, self.positions, batch_size, shuffle=shuffle,
                        flip=self.flip and shuffle, seed=self.seed, index=self.index[np.asarray(index)])
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        n = len(self.index)
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
-        for start in range(0, n, self.batch_size):
-            batch = order[start:start + self.batch_size]
-            rows = self.index[batch.numpy()]
-            sorted_rows = np.sort(rows)  # memory-mapped reads in file order, then back to batch order
-            block = torch.from_numpy(np.ascontiguousarray(self.images[sorted_rows]))
-            block = block[torch.as_tensor(np.searchsorted(sorted_rows, rows))]
-            views = []
-            for position in self.positions:
-                x = block[:, position].float().div_(255)
-                if self.flip:
-                    flipped = torch.rand(len(x), generator=generator) < 0.5
-                    x[flipped] = x[flipped].flip(-1)
-                views.append((x - self.mean) / self.std)
-            yield views, self.split["label"][batch]
+    def _views(self, batch: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
+        """The objects at positions `batch`, one normalised tensor per view; flips drawn per view."""
+        rows = self.index[batch.numpy()]
+        sorted_rows = np.sort(rows)  # memory-mapped reads in file order, then back to batch order
+        block = torch.from_numpy(np.ascontiguousarray(self.images[sorted_rows]))
+        block = block[torch.as_tensor(np.searchsorted(sorted_rows, rows))]
+        views = []
+        for position in self.positions:
+            x = block[:, position].float().div_(255)
+            if self.flip:
+                flipped = torch.rand(len(x), generator=generator) < 0.5
+                x[flipped] = x[flipped].flip(-1)
+            views.append((x - self.mean) / self.std)
+        return views
 
 
 def load_splits(data_dir, modalities: Sequence[str], batch_size: int, eval_batch_size: int, seed: int) -> dict:
@@ -389,58 +380,9 @@ def load_splits(data_dir, modalities: Sequence[str], batch_size: int, eval_batch
 
 
 # ----------------------------------------------------------------------------------------------
-# fixture: a small tree in the exact MVCNN layout with a learnable, view-dependent signal
-
-FIXTURE_CLASSES = ("airplane", "flower_pot", "night_stand", "range_hood")
-
-
-def fixture_view(label: int, n_classes: int, view: int, size: int,
-                 rng: np.random.Generator) -> np.ndarray:
-    """uint8 [H, W, 3]: the class is the number of stripes (label + 1), horizontal in the front
-    view (v001) and vertical in the rear (v007), views between blending the two, tinted by class;
-    the stripes sit at a random offset, so position alone tells nothing.
-    A corner block encodes the view number, so a wrong view is visible in the pixels."""
-    image = np.zeros((size, size, 3), np.float32)
-    stripes = label + 1
-    period = size // (n_classes + 1)
-    width = max(1, period // 2)
-    offset = int(rng.integers(0, size - stripes * period + 1))
-    rear = (1 - np.cos(2 * np.pi * view / VIEWS_PER_OBJECT)) / 2  # 0 at v001, 1 at v007
-    hue = np.roll([1.0, 0.6, 0.3], label % 3)  # a class tint too: learnable in a few epochs
-    for k in range(stripes):
-        start = offset + k * period
-        image[start:start + width, :, :] += (1 - rear) * 200 * hue
-        image[:, start:start + width, :] += rear * 200 * hue
-    image[:3, :view + 1, 0] = 255  # view marker in the red channel
-    image += rng.normal(0, 12, image.shape)
-    return image.clip(0, 255).astype(np.uint8)
-
-
-def make_fixture(root, classes: Sequence[str] = FIXTURE_CLASSES,
-                 objects_per_class: tuple[int, int] = (8, 4), size: int = 32, seed: int = 0) -> Path:
-    """Write <root>/<class>/{train,test}/<class>_NNNN.obj.shaded_vNNN.png (12 views per object)
-    and FIXTURE.json with the counts, so that `prepare` checks the fixture against its own counts."""
-    root = Path(root)
-    rng = np.random.default_rng(seed)
-    for label, c in enumerate(sorted(classes)):
-        number = 0
-        for split, n in zip(("train", "test"), objects_per_class):
-            folder = root / c / split
-            folder.mkdir(parents=True, exist_ok=True)
-            for _ in range(n):
-                number += 1  # numbered on from train into test, as the real archive
-                for view in range(VIEWS_PER_OBJECT):
-                    path = folder / f"{c}_{number:04d}.obj.shaded_v{view + 1:03d}.png"
-                    Image.fromarray(fixture_view(label, len(classes), view, size, rng)).save(path)
-    io.write_json(root / FIXTURE_MARKER, {"counts": {c: list(objects_per_class) for c in classes},
-                                          "size": size, "seed": seed})
-    return root
-
-
-# ----------------------------------------------------------------------------------------------
 # the data-set interface (greedy/data/__init__.py)
 
-CODE = ()
+CODE = ("data/modelnet40_fixture.py",)  # its fixture writer: the smoke run's data
 PATHS = ("url", "archive", "root", "out_dir")  # where things are, not what the data is
 # Objects per split of the real archive with the default 20 % validation (for cost projections).
 PAPER_SPLIT_SIZES = {"train": 9843 - 1968, "val": 1968, "test": 2468}
@@ -459,6 +401,7 @@ def prepare_data(data: dict, out, download: bool = False) -> dict:
     """Find (or extract, or download) the renders and prepare them into `out`; with
     `source: fixture`, first write the fixture tree to `root` (the smoke run's data)."""
     if data.get("source") == "fixture":
+        from greedy.data.modelnet40_fixture import FIXTURE_CLASSES, make_fixture
         fixture = {"train": 24, "test": 8, "size": 32, "seed": 0, **(data.get("fixture") or {})}
         wanted = (fixture["size"], fixture["seed"], {c: [fixture["train"], fixture["test"]] for c in FIXTURE_CLASSES})
         root = ensure_fixture(
@@ -468,3 +411,15 @@ def prepare_data(data: dict, out, download: bool = False) -> dict:
     else:
         root = fetch(data["root"], data["archive"], data["url"], data["sha256"], download)
     return prepare(root, out, data["views"], data["validation_fraction"], data["seed"], data["size"])
+
+
+_FIXTURE_NAMES = ("FIXTURE_CLASSES", "fixture_view", "make_fixture")
+
+
+def __getattr__(name: str):
+    """The fixture writer's names (make_fixture, FIXTURE_CLASSES, fixture_view) live in
+    modelnet40_fixture.py, which imports this module's layout: found there on first use."""
+    if name in _FIXTURE_NAMES:
+        from greedy.data import modelnet40_fixture
+        return getattr(modelnet40_fixture, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
