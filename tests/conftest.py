@@ -23,9 +23,7 @@ import torch
 from greedy.config import load_params, run_config
 from greedy.data import cmnist
 
-REPO = Path(__file__).resolve().parents[1]
-SUBSET_ROOT = REPO / "data" / "mnist-subset"
-SHARED_MNIST_ROOT = REPO.parent / "shared" / "data"
+from helpers import REPO, SUBSET_ROOT  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +56,14 @@ def tiny_config(params, tiny_data_dir):
         config["training"].update(batch_size=64, eval_batch_size=128, max_epochs=max_epochs)
         return config
     return make
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request, monkeypatch):
+    """A test marked `unit` that starts a process is not one: say so instead of running it."""
+    if request.node.get_closest_marker("unit"):
+        import subprocess
+
+        def refuse(*args, **kwargs):
+            raise AssertionError(f"{request.node.nodeid} is marked unit but starts a process: {args[:1]}")
+        monkeypatch.setattr(subprocess, "Popen", refuse)

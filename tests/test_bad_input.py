@@ -1,5 +1,4 @@
 """Bad input gets one line naming the culprit, and leaves nothing behind (README "Bad input")."""
-import gzip
 import shutil
 import subprocess
 import threading
@@ -10,7 +9,7 @@ import pytest
 from greedy.data.mnist import MNISTCorrupt, MNISTMissing, fetch_mnist
 from greedy.train import RunBusy, run_lock, train
 
-from conftest import REPO, SHARED_MNIST_ROOT, SUBSET_ROOT
+from helpers import REPO, SHARED_MNIST_ROOT, SUBSET_ROOT
 
 
 def greedy(*args, cwd=REPO):

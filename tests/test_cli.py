@@ -10,7 +10,7 @@ import pytest
 
 from greedy import cli
 
-from conftest import REPO
+from helpers import REPO
 
 SUBCOMMANDS = ["prepare", "train", "utilization", "collect", "render", "report", "index", "benchmark", "diagnose",
                "measured"]

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
-from conftest import SUBSET_ROOT
+from helpers import SUBSET_ROOT
 from greedy import compiling, io
 from greedy.config import run_hash
 from greedy.data import cmnist

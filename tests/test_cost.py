@@ -5,10 +5,10 @@ import subprocess
 import pytest
 
 from greedy import cost
-from greedy.config import deep_merge, load_params
+from greedy.config import load_params
 from greedy.studies import study_runs
 
-from conftest import REPO
+from helpers import REPO
 
 
 def test_projection_counts_the_dag_jobs_and_multiplies_out_the_hours():

@@ -12,7 +12,9 @@ from greedy.data import load_splits
 from greedy.data import cmnist
 from greedy.data.mnist import fetch_mnist, make_subset
 
-from conftest import SHARED_MNIST_ROOT, SUBSET_ROOT
+from helpers import SHARED_MNIST_ROOT, SUBSET_ROOT
+
+pytestmark = pytest.mark.unit
 
 needs_shared = pytest.mark.skipif(not (SHARED_MNIST_ROOT / "MNIST" / "raw").exists(),
                                   reason="../shared/data/MNIST/raw is not beside this checkout")

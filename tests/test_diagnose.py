@@ -6,6 +6,8 @@ from greedy.diagnose import branch_votes, diagnose_run
 from greedy.train import train
 from greedy.utilization import evaluate_run
 
+pytestmark = pytest.mark.unit
+
 
 class FixedLogits(torch.nn.Module):
     """Returns the same two-branch logits for every batch (one batch of three samples)."""

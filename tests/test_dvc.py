@@ -9,19 +9,14 @@ module (and, as the uninterrupted reference, by tests/test_recovery.py).
 """
 import filecmp
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from helpers import GIT, REPO, SMOKE, git_clone, run, shared_smoke_repro
 
-GIT = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid"]
-SMOKE = "config/smoke.yaml"
 STAGES = ("data", "cmnist_unimodal", "cmnist_sweep", "cmnist_method_sweep", "cmnist_table1", "cmnist_ablation",
           "modelnet40_unimodal", "modelnet40_sweep", "modelnet40_method_sweep", "modelnet40_l1",
           "modelnet40_table1", "modelnet40_sensitivity", "modelnet40_views", "nvgesture_unimodal",
@@ -29,53 +24,6 @@ STAGES = ("data", "cmnist_unimodal", "cmnist_sweep", "cmnist_method_sweep", "cmn
           "results_index")
 # Modules of src/greedy that no DVC stage runs (diagnosis and benchmarking tools).
 NOT_IN_THE_PIPELINE = {"__init__.py", "benchmark.py", "cost.py", "diagnose.py", "flops.py", "measured.py"}
-
-
-def env_for(project: Path) -> dict:
-    pythonpath = os.pathsep.join(p for p in (str(project / "src"), os.environ.get("PYTHONPATH")) if p)
-    identity = {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
-                for what, value in (("NAME", "ci"), ("EMAIL", "ci@example.invalid"))}
-    return {**identity, **os.environ, "PYTHONPATH": pythonpath, "PYTHONHASHSEED": "0"}
-
-
-def run(cmd, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env_for(cwd))
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n"
-                             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return result
-
-
-def git_clone(source: Path, dest: Path) -> Path:
-    """`git clone` of the committed HEAD; the default DVC remote is ../greedy-dvc-storage."""
-    subprocess.run(["git", "clone", "--quiet", str(source), str(dest)], check=True)
-    return dest
-
-
-def use_smoke_overlay(project: Path) -> None:
-    """What the README ("DVC") tells a user to do: set dvc.overlay in params.yaml."""
-    params = project / "params.yaml"
-    text = params.read_text()
-    assert "  overlay: params.yaml\n" in text
-    params.write_text(text.replace("  overlay: params.yaml\n", f"  overlay: {SMOKE}\n"))
-
-
-def shared_smoke_repro(tmp_path_factory) -> dict:
-    """One smoke-scale `dvc repro` on a fresh clone, made once per test session:
-    {"project": clone, "output": dvc repro's output, "reference": copy of results/cmnist/*.csv}."""
-    base = tmp_path_factory.getbasetemp() / "dvc-smoke"
-    project, reference, log = base / "clone", base / "reference", base / "repro.log"
-    if not (base / ".done").exists():
-        shutil.rmtree(base, ignore_errors=True)
-        base.mkdir()
-        git_clone(REPO, project)
-        assert not (base / "shared").exists() and not (project.parent / "shared").exists()
-        use_smoke_overlay(project)
-        result = run(["dvc", "repro"], project)
-        log.write_text(result.stdout + result.stderr)
-        shutil.copytree(project / "results" / "cmnist", reference)  # CMNIST's study CSVs
-        (base / ".done").touch()
-    return {"project": project, "output": log.read_text(), "reference": reference}
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +52,7 @@ def test_stage_deps_cover_the_code_each_stage_runs():
     assert not {"src/greedy/train.py", "src/greedy/models.py"} & set(stages["results_index"]["deps"])
 
 
+@pytest.mark.e2e
 def test_dvc_repro_at_smoke_scale_from_a_fresh_clone(smoke):
     project = smoke["project"]
     for stage in STAGES:
@@ -121,6 +70,7 @@ def test_dvc_repro_at_smoke_scale_from_a_fresh_clone(smoke):
     assert str(project.parent / "greedy-dvc-storage") in remotes
 
 
+@pytest.mark.e2e
 def test_second_dvc_repro_does_nothing(smoke):
     project = smoke["project"]
     second = run(["dvc", "repro"], project).stdout
@@ -130,6 +80,7 @@ def test_second_dvc_repro_does_nothing(smoke):
     assert "Nothing to be done" in dry.stdout + dry.stderr
 
 
+@pytest.mark.e2e
 def test_dvc_metrics_show_prints_table1(smoke):
     project = smoke["project"]
     table1 = pd.read_csv(project / "results" / "tables" / "table1.csv")
@@ -148,6 +99,7 @@ def test_dvc_metrics_show_prints_table1(smoke):
     assert f"{ours.loc['guided', 'ours_mean']:.5g}"[:4] in printed
 
 
+@pytest.mark.e2e
 def test_dvc_plots_show_renders_the_figures_data(smoke, tmp_path):
     project = smoke["project"]
     run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], project)
@@ -176,6 +128,7 @@ def pulled(smoke, tmp_path_factory):
             "touch": touch.stdout + touch.stderr}
 
 
+@pytest.mark.e2e
 def test_push_then_pull_restores_the_runs_without_retraining(pulled):
     project, other = pulled["project"], pulled["other"]
     assert "up to date" in run(["dvc", "status"], other).stdout
@@ -198,6 +151,7 @@ def test_push_then_pull_restores_the_runs_without_retraining(pulled):
                                       "results/runs/x/.last.pt.abc.tmp"]
 
 
+@pytest.mark.e2e
 def test_dvc_exp_run_sets_a_parameter(pulled):
     """An experiment on the pulled clone: fewer Table 1 methods re-renders Table 1 (and the
     stages downstream of its parameters) and trains nothing."""

@@ -23,11 +23,10 @@ import psutil
 import pytest
 import torch
 
-from conftest import REPO
+from helpers import REPO, env_for, git_clone, use_smoke_overlay
 from greedy import io
 from greedy.studies import collect
 from greedy.utilization import evaluate_run
-from test_dvc import env_for, git_clone, use_smoke_overlay
 
 # Trains one run in a fresh process and SIGKILLs itself right after step `kill_at` (0: never).
 KILLABLE_TRAINING = """
@@ -99,6 +98,7 @@ def _reference(references, tiny_config, tmp_path_factory, method):
     return references[method]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("checkpoint_minutes", [0, None], ids=["every-step", "epoch-ends-only"])
 @pytest.mark.parametrize("method", ["vanilla", "guided"])
 def test_sigkill_at_random_steps_resumes_to_the_uninterrupted_result(
@@ -124,6 +124,7 @@ def test_sigkill_at_random_steps_resumes_to_the_uninterrupted_result(
         assert "after step" in log  # resumed mid-epoch, not from the epoch's start
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("damage", ["changed-byte", "truncated", "both-checkpoints"])
 def test_damaged_checkpoint_is_detected_and_training_goes_on_from_the_state_before(
         damage, tiny_config, tmp_path, tmp_path_factory, references):
@@ -212,6 +213,7 @@ def _wait_for(condition, process, log: Path, timeout=300):
         time.sleep(0.2)
 
 
+@pytest.mark.e2e
 def test_two_snakemake_runs_at_once_the_second_fails_fast_naming_the_lock(tmp_path):
     project = git_clone(REPO, tmp_path / "clone")
     command = ["snakemake", "results/cmnist/unimodal.csv", "--cores", "1", "--configfile", "config/smoke.yaml"]
@@ -239,6 +241,7 @@ def test_two_snakemake_runs_at_once_the_second_fails_fast_naming_the_lock(tmp_pa
         _stop(again)
 
 
+@pytest.mark.e2e
 def test_two_dvc_repro_at_once_the_second_fails_fast_naming_the_lock(tmp_path):
     project = git_clone(REPO, tmp_path / "clone")
     use_smoke_overlay(project)

@@ -1,9 +1,12 @@
 """greedy.flops: FLOPs of a training step counted from the layers, against hand counts."""
+import pytest
 import torch
 from torch import nn
 
 from greedy.flops import forward_macs, step_flops
 from greedy.models import build_model
+
+pytestmark = pytest.mark.unit
 
 
 def test_conv2d_hand_count():

@@ -6,6 +6,8 @@ from greedy import io
 from greedy.methods import Guided, Random, make_method
 from greedy.train import train
 
+pytestmark = pytest.mark.unit
+
 
 class FakeSpeed:
     """Per-branch speeds; d_speed as ConditionalSpeed defines it (m0 - m1, or max - min)."""

@@ -4,6 +4,8 @@ import torch
 from greedy.mmtm import MMTM
 from greedy.models import build_model
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("spatial", [(7, 7), (4, 5, 6), ()])
 @pytest.mark.parametrize("channels", [[8], [8, 16], [8, 16, 4]])

@@ -14,7 +14,7 @@ from PIL import Image
 from greedy import io
 from greedy.data import modelnet40 as mn
 
-from conftest import REPO
+from helpers import REPO
 
 CLASSES = ("airplane", "flower_pot", "night_stand", "range_hood")
 PER_CLASS = (10, 3)  # train, test objects per class

@@ -12,7 +12,7 @@ from greedy.data import modelnet40 as mn
 from greedy.train import train
 from greedy.utilization import evaluate_run
 
-from conftest import REPO
+from helpers import REPO
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_greedy_prepare_modelnet40_says_what_to_download_and_where(tmp_path):
     import sys
     (tmp_path / "where.yaml").write_text(f"data:\n  modelnet40:\n    root: {tmp_path}/tree\n"
                                          f"    archive: {tmp_path}/shaded.tar.gz\n")
-    from conftest import REPO
+    from helpers import REPO
     result = subprocess.run([sys.executable, "-m", "greedy.cli", "prepare", "--dataset", "modelnet40",
                              "--params", str(REPO / "params.yaml"), str(tmp_path / "where.yaml")],
                             capture_output=True, text=True)

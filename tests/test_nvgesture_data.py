@@ -15,6 +15,8 @@ from greedy import io
 from greedy.data import DataMissing
 from greedy.data import nvgesture as nv
 
+pytestmark = pytest.mark.unit
+
 CLASSES, SUBJECTS, FRAMES = 4, (3, 2), 40  # fixture: 12 training and 8 test clips of 40 frames
 SIZE, T, CROP = 32, 16, 28                 # prepared frame size, frames and crop of a batch
 EXAMPLE = ("path:./Video_data/class_01/subject13_r0 depth:sk_depth:138:218 color:sk_color:138:218 "

@@ -6,7 +6,7 @@ import yaml
 
 from greedy.config import ParamsError, deep_merge, load_params, validate
 
-from conftest import REPO
+from helpers import REPO
 
 # The smoke overlay may shrink sizes or point at the shipped data, and may retune the few knobs its
 # header comment names and justifies (short runs need smaller batches, another learning rate and

@@ -9,10 +9,10 @@ import torch
 
 from greedy import procedure
 from greedy.config import run_config, run_hash
-from greedy.methods import Guided, Random, Vanilla
+from greedy.methods import Guided, Random
 from greedy.mmtm import MMTM
 from greedy.models import build_model
-from greedy.train import count_perfect_epochs, evaluate_states, train, train_one_epoch
+from greedy.train import count_perfect_epochs, evaluate_states, train
 
 
 def _model(**switches):
@@ -265,7 +265,7 @@ def test_ablation_runs_skip_inert_variants(params):
     labels = {(r["config"]["method"], procedure.label(r["config"]["procedure"])) for r in runs.values()}
     assert ("guided", "official") in labels and ("vanilla", "paper") in labels
     # params.yaml's own ablation: 6 variants; vanilla and random skip the 3 re-balancing-only ones
-    from conftest import REPO
+    from helpers import REPO
     from greedy.config import load_params
     full = {r["config"]["method"] + "/" + procedure.label(r["config"]["procedure"])
             for r in study_runs(load_params([REPO / "params.yaml"]), "cmnist").values() if r["study"] == "ablation"}
@@ -288,7 +288,7 @@ def test_the_readme_ablation_table_is_the_one_rendered_from_the_measured_runs(tm
     """measured/cmnist/ holds the ablation's runs (small outputs, kept in git); `greedy render
     ablation` on them rebuilds the README's table line for line."""
     import subprocess
-    from conftest import REPO
+    from helpers import REPO
     out = tmp_path / "ablation"
     result = subprocess.run(["greedy", "render", "ablation", "--ablation", "measured/cmnist/ablation.csv",
                              "--csv", str(out / "t.csv"), "--md", str(out / "t.md"), "--png", str(out / "t.png"),

@@ -1,6 +1,9 @@
+import pytest
 import torch
 
 from greedy.models import build_model
+
+pytestmark = pytest.mark.unit
 
 
 def _model_and_inputs(seed=0):

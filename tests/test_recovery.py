@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import psutil
+import pytest
 
-from conftest import REPO
-from test_dvc import SMOKE, env_for, git_clone, run, shared_smoke_repro
+from helpers import REPO, SMOKE, env_for, git_clone, run, shared_smoke_repro
 
 # README, "Recovery after a crash": the smoke run, and the command that resumes it after a crash;
 # CMNIST's part only (cmnist.yaml: `datasets: [cmnist]`), which the reference holds, to keep CI short.
@@ -41,6 +41,7 @@ def _kill_everything_in(project: Path, group: int) -> None:
             pass
 
 
+@pytest.mark.e2e
 def test_killed_smoke_run_resumes_with_the_same_command(tmp_path, tmp_path_factory):
     reference = shared_smoke_repro(tmp_path_factory)["reference"]
     project = git_clone(REPO, tmp_path / "clone")

@@ -10,7 +10,9 @@ from greedy.data import data_dir
 from greedy.studies import study_runs
 from greedy.train import train
 
-from conftest import SUBSET_ROOT
+from helpers import SUBSET_ROOT
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture

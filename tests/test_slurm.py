@@ -24,10 +24,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO
-from test_dvc import SMOKE, env_for, git_clone, run, shared_smoke_repro
+from helpers import REPO, SMOKE, env_for, git_clone, run, shared_smoke_repro
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 
 PROFILE = ["snakemake", "--profile", "profiles/slurm", "--configfile", SMOKE,
            "--slurm-keep-successful-logs"]

@@ -7,6 +7,8 @@ from torch import nn
 from greedy.speed import ConditionalSpeed, d_speed_series
 from greedy.utilization import sparsity_ratio, utilization_rates
 
+pytestmark = pytest.mark.unit
+
 
 def _set(param: nn.Parameter, value, grad):
     with torch.no_grad():

@@ -8,6 +8,8 @@ from greedy import io
 from greedy.train import train
 from greedy.utilization import evaluate_run
 
+pytestmark = pytest.mark.unit
+
 
 class Interrupted(Exception):
     pass

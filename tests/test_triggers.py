@@ -1,7 +1,7 @@
 """What triggers what: a training-code change retrains, a rendering change re-renders only.
 
-Snakemake side: the training code files are inputs of the train rule and render.py / paper.py of
-the render rules, so editing one reruns those jobs. Trainer side: last.pt and status.json carry
+Snakemake side: the training code files are inputs of the train rule and src/greedy/render/ and
+paper.py of the render rules, so editing one reruns those jobs. Trainer side: last.pt and status.json carry
 the training code's fingerprint (comments and docstrings ignored); a run written by other training
 code is trained again from scratch, otherwise the rerun job finishes from last.pt at once.
 """
@@ -14,7 +14,7 @@ import pytest
 from greedy import io
 from greedy.config import training_code_files, training_code_fingerprint
 
-from test_workflow import copy_project, run
+from helpers import copy_project, run
 
 TRAIN_RUNS = 18  # the smoke studies: 2 uni-modal, 3 sweep, 2 method sweep, 5 Table 1, 6 ablation
 RENDER_RULES = {"unimodal_table", "sweep_histograms", "table1", "method_histograms", "dspeed_plot", "ablation",
@@ -35,10 +35,10 @@ def test_fingerprint_covers_the_training_code_only(tmp_path):
     names = {p.relative_to(package).as_posix() for p in training_code_files(package)}
     assert {"train.py", "models.py", "mmtm.py", "speed.py", "methods.py", "evaluation.py",
             "data/cmnist.py"} <= names
-    assert not names & {"render.py", "paper.py", "utilization.py", "studies.py", "cli.py",
+    assert not names & {"render/stats.py", "paper.py", "utilization.py", "studies.py", "cli.py",
                         "data/modelnet40.py"}
     before = training_code_fingerprint(package)
-    for other in ("render.py", "data/modelnet40.py"):  # rendering, another data set's code
+    for other in ("render/stats.py", "data/modelnet40.py"):  # rendering, another data set's code
         with open(package / other, "a") as f:
             f.write("\nNOT_CMNIST_TRAINING = 1\n")
     assert training_code_fingerprint(package) == before
@@ -114,6 +114,7 @@ def fast_run(tmp_path_factory):
         os.environ["PYTHONPATH"] = os.environ["PYTHONPATH"].split(os.pathsep, 1)[1]
 
 
+@pytest.mark.e2e
 def test_device_and_eval_batch_size_retrain_nothing(fast_run):
     """Not in the run ids and not tracked params: no train or utilization job is scheduled (the
     render rules record training.cmnist in their index entries, so they may re-render)."""
@@ -122,14 +123,16 @@ def test_device_and_eval_batch_size_retrain_nothing(fast_run):
     assert set(scheduled) - {"all"} <= RENDER_RULES, scheduled
 
 
+@pytest.mark.e2e
 def test_editing_render_code_reruns_render_jobs_only(fast_run):
-    _edit(fast_run / "src" / "greedy" / "render.py", "\n# a rendering change\n")
+    _edit(fast_run / "src" / "greedy" / "render" / "stats.py", "\n# a rendering change\n")
     scheduled = _scheduled(fast_run)
     assert set(scheduled) - {"all"} == RENDER_RULES, scheduled
     run(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml", "fast.yaml"], fast_run)
     assert _scheduled(fast_run) == {}
 
 
+@pytest.mark.e2e
 def test_editing_a_comment_in_training_code_reruns_training_without_retraining(fast_run):
     runs = sorted((fast_run / "results" / "runs").rglob("status.json"))
     assert len(runs) == TRAIN_RUNS
@@ -145,6 +148,7 @@ def test_editing_a_comment_in_training_code_reruns_training_without_retraining(f
     assert _scheduled(fast_run) == {}
 
 
+@pytest.mark.e2e
 def test_editing_training_code_retrains_every_run(fast_run):
     _edit(fast_run / "src" / "greedy" / "speed.py", "\nTRAINING_CODE_CHANGED = True\n")
     scheduled = _scheduled(fast_run)

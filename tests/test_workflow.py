@@ -1,41 +1,13 @@
 """The Snakemake DAG and the DVC stages, run for real on the smoke configuration (offline)."""
 import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
-from test_dvc import run as run_in_clone, shared_smoke_repro
+from helpers import REPO, copy_project, run, shared_smoke_repro
 
 SMOKE = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
-
-PROJECT_FILES = ["Snakefile", "workflow", "params.yaml", "config", "dvc.yaml", ".dvcignore",
-                 "src", "data/mnist-subset"]
-
-
-def copy_project(dest: Path) -> Path:
-    """The project's own files in a fresh folder, with no ../shared beside it."""
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-    return dest
-
-
-def run(cmd, cwd, check=True):
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONHASHSEED": "0"})
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +21,7 @@ def smoke_run(tmp_path_factory):
     return shared_smoke_repro(tmp_path_factory)["project"]
 
 
+@pytest.mark.e2e
 def test_smoke_dag_writes_every_artifact(smoke_run):
     results = smoke_run / "results"
     for path in ["index.json", "figures/fig7.png", "figures/fig7.meta.json", "tables/cmnist_unimodal.csv",
@@ -108,6 +81,7 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
     assert steps["random"].kind.str.startswith("rebalance").any()
 
 
+@pytest.mark.e2e
 def test_smoke_dag_runs_every_modelnet40_study_from_the_fixture(smoke_run):
     """ModelNet40 from the fixture in the MVCNN layout: every study, three views, and the α
     sensitivity defined by the sweep's measured E[d_util] (the two-phase DAG)."""
@@ -132,6 +106,7 @@ def test_smoke_dag_runs_every_modelnet40_study_from_the_fixture(smoke_run):
     assert set(views.modalities) == {3} and views.branch2_acc.notna().all()
 
 
+@pytest.mark.e2e
 def test_smoke_dag_runs_the_nvgesture_chain_from_the_fixture(smoke_run):
     """NVGesture from a fixture in the real layout (.avi videos, .lst lists): extraction, I3D
     training at reduced resolution and frames, utilization, the figures."""
@@ -153,19 +128,22 @@ def test_smoke_dag_runs_the_nvgesture_chain_from_the_fixture(smoke_run):
     assert manifest["mismatched_ranges"]  # the fixture's clip whose depth starts later
 
 
+@pytest.mark.e2e
 def test_html_report_holds_the_rendered_artifacts(smoke_run):
-    run_in_clone(["snakemake", "--configfile", "config/smoke.yaml", "--report", "results/report.html"], smoke_run)
+    run(["snakemake", "--configfile", "config/smoke.yaml", "--report", "results/report.html"], smoke_run)
     html = (smoke_run / "results" / "report.html").read_text()
     for name in ("fig7.png", "fig5c.png", "dspeed_steps.png", "table1.md", "report.md"):
         assert name in html, name
 
 
+@pytest.mark.e2e
 def test_smoke_dag_again_does_nothing(smoke_run):
     """The README's command (for real, not a dry run) after the smoke run: no job is run."""
-    result = run_in_clone(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml"], smoke_run)
+    result = run(["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml"], smoke_run)
     assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+@pytest.mark.e2e
 def test_smoke_run_shows_the_papers_effect(smoke_run):
     """The smoke models are small, but a broken guided step, gate or d_util must fail here:
     uni-modal gray >= 90 %, guided at least 10 points above vanilla, vanilla's d_util > 0."""
@@ -178,6 +156,7 @@ def test_smoke_run_shows_the_papers_effect(smoke_run):
     assert table1.loc["vanilla", "d_util"] > 0.1
 
 
+@pytest.mark.e2e
 def test_smoke_outputs_regression(smoke_run, num_regression):
     sweep = pd.read_csv(smoke_run / "results" / "cmnist" / "sweep.csv")
     unimodal = pd.read_csv(smoke_run / "results" / "cmnist" / "unimodal.csv")
@@ -191,6 +170,7 @@ def test_smoke_outputs_regression(smoke_run, num_regression):
     num_regression.check({k: [v] for k, v in values.items()}, tolerances=tolerances)
 
 
+@pytest.mark.e2e
 def test_smoke_ablation_regression(smoke_run, num_regression):
     """The official-code ablation at smoke scale: carried evaluation (the official code's) raises
     guided's gray-branch accuracy over clean evaluation, and every number is pinned."""
@@ -206,6 +186,7 @@ def test_smoke_ablation_regression(smoke_run, num_regression):
     num_regression.check({k: [v] for k, v in values.items()}, tolerances={k: {"atol": 0.03} for k in values})
 
 
+@pytest.mark.e2e
 def test_measured_runs_rebuild_the_same_ablation_table(smoke_run, tmp_path):
     """`greedy measured` keeps the small outputs in git; `greedy render ablation` on them gives the
     table the DAG rendered from the full run folders."""

@@ -25,9 +25,10 @@ import argparse
 import importlib
 import json
 import sys
+from pathlib import Path
 
 from greedy import studies
-from greedy.config import ParamsError, load_params
+from greedy.config import ParamsError, load_params, run_config
 from greedy.data import DATASETS, DataMissing, data_dir, dataset_module
 
 
@@ -83,6 +84,55 @@ def _weights(args: argparse.Namespace) -> None:
     print(json.dumps({"weights": args.name, "path": str(path)}))
 
 
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", nargs="+", default=["params.yaml"], metavar="FILE",
+                        help="params.yaml and overlays, later files win (default: params.yaml)")
+    parser.add_argument("--dataset", default="cmnist", help="a registered data set (greedy/data/__init__.py)")
+    parser.add_argument("--modalities", nargs="+", help="one (uni-modal) or more")
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--method", default="vanilla")
+    parser.add_argument("--l1", type=float, default=None)
+    parser.add_argument("--params-json", help="the merged parameters as JSON; replaces --params")
+    parser.add_argument("--run-id", help="a run of the studies (as Snakemake passes it, e.g. "
+                        "table1/mono-gray/guided-lr0.01_seed0_<hash>); replaces --modalities/--lr/--seed/--method/--l1")
+    parser.add_argument("--measured", metavar="JSON", help="with --run-id of a study that depends on a "
+                        "measured value (the α sensitivity): the JSON with that value (E_d_util)")
+    parser.add_argument("--run-config", help="the run's whole configuration as JSON; replaces all of the above")
+    parser.add_argument("--run-dir", required=True, help="the run folder (resumed from last.pt if there)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="a tqdm bar per epoch (default: when stderr is a terminal)")
+
+
+def _run_config(args: argparse.Namespace) -> dict:
+    """The run's configuration: given whole, a study's run by its id, or built from the flags."""
+    if args.run_config:
+        return json.loads(args.run_config)
+    params = json.loads(args.params_json) if args.params_json else load_params(args.params)
+    if args.run_id:
+        measured = json.loads(Path(args.measured).read_text()) if args.measured else None
+        runs = studies.study_runs(params, args.dataset, measured)
+        if args.run_id not in runs:
+            sys.exit(f"greedy train: no run {args.run_id!r} in these parameters' {args.dataset} studies")
+        return runs[args.run_id]["config"]
+    if args.modalities is None or args.lr is None or args.seed is None:
+        sys.exit("greedy train: --modalities, --lr and --seed are required without --run-id or --run-config")
+    return run_config(params, args.dataset, args.modalities, args.lr, args.seed, args.method, args.l1)
+
+
+def _train(args: argparse.Namespace) -> dict:
+    import torch
+    from greedy.train import train
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = _run_config(args)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    summary = train(config, args.run_dir, progress=progress)
+    print(json.dumps({k: summary[k] for k in ("status", "epochs_run", "stopped_by", "best_epoch", "test_acc")}))
+    return summary
+
+
 # subcommand -> (one-line help, module, its add_arguments, its run). A module is imported only
 # for the command that runs (a training job does not load matplotlib, a render job not torch).
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
@@ -90,7 +140,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
                 "greedy.cli", "_prepare_arguments", "_prepare"),
     "weights": ("download pre-trained weights named in params.yaml (sha256-checked)",
                 "greedy.cli", "_weights_arguments", "_weights"),
-    "train": ("train one model (resumes from its last checkpoint)", "greedy.train", "add_arguments", "run"),
+    "train": ("train one model (resumes from its last checkpoint)", "greedy.cli", "_train_arguments", "_train"),
     "utilization": ("d_util, d_speed at the best-validation step and R(f) of trained runs",
                     "greedy.utilization", "add_arguments", "run"),
     "collect": ("gather utilization JSONs into one study CSV (or write the sweep's learning rates)",

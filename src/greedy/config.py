@@ -105,7 +105,8 @@ def run_hash(config: dict, length: int = 8) -> str:
 # The source files whose code decides a training run's results, relative to the package.
 # config.py is not among them: what it computes is the run configuration, which run_hash covers.
 # compiling.py: a compiled run's numerics (its max-pool operator) are decided there.
-TRAINING_CODE = ("compiling.py", "evaluation.py", "methods.py", "mmtm.py", "models.py", "speed.py", "train.py")
+TRAINING_CODE = ("checkpoint.py", "compiling.py", "evaluation.py", "methods.py", "mmtm.py", "models.py", "speed.py",
+                 "train.py")
 
 
 def data_code_files(dataset: str, package_dir: str | Path = PACKAGE_DIR) -> list[Path]:

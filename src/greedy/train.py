@@ -21,12 +21,9 @@ NaN or infinite stops with status "diverged" and returns normally.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -38,7 +35,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from greedy import compiling, io, procedure
-from greedy.config import load_params, run_config, run_hash, training_code_fingerprint
+from greedy.checkpoint import Checkpointer
+from greedy.config import run_hash, training_code_fingerprint
 from greedy.data import Splits
 from greedy.evaluation import (build_for_config, epoch_metrics, evaluate, input_format, resolve_device,
                                splits_for_config, to_device)
@@ -185,39 +183,6 @@ def _logger(run_dir: Path) -> logging.Logger:
     return logger
 
 
-CHECKPOINTS = ("last.pt", "previous.pt")  # newest first
-
-
-def save_checkpoint(run_dir: Path, payload: dict) -> None:
-    """Write last.pt (checksummed, atomically), keeping the one before as previous.pt: a damaged
-    last.pt then costs one checkpoint interval, not the run."""
-    last, previous = (run_dir / name for name in CHECKPOINTS)
-    if last.exists():
-        os.replace(last, previous)
-    io.torch_save_verified(last, payload)
-
-
-def load_checkpoint(run_dir: Path, device, log: logging.Logger) -> dict | None:
-    """The newest checkpoint of the run that reads back intact (last.pt, else previous.pt), or
-    None. A damaged one (truncated, a changed byte, a missing key) is logged and renamed
-    <name>.corrupt, never resumed from and never deleted."""
-    for name in CHECKPOINTS:
-        path = run_dir / name
-        if not path.exists():
-            continue
-        try:
-            checkpoint = io.torch_load_verified(path, map_location=device)
-            missing = {"config_hash", "model", "optimizer", "method", "state", "rng"} - set(checkpoint)
-            if missing:
-                raise io.CorruptFileError(f"{path}: missing {sorted(missing)}")
-            return checkpoint
-        except io.CorruptFileError as error:
-            corrupt = path.with_name(path.name + ".corrupt")
-            os.replace(path, corrupt)
-            log.warning("%s; moved to %s, resuming from the state before it", error, corrupt)
-    return None
-
-
 class RunBusy(RuntimeError):
     """Another process is training in the same run folder."""
 
@@ -269,29 +234,16 @@ def _train(config: dict, run_dir: Path, splits: Splits | None, progress: bool,
            on_epoch_end: Callable[[int], None] | None, on_step: Callable[[int], None] | None) -> dict:
     config_hash = run_hash(config, 16)  # what changes results only (config.result_identity)
     code = training_code_fingerprint(dataset=config["dataset"])
-    status_path = run_dir / "status.json"
-    if status_path.exists():
-        status = io.read_json(status_path)
-        if status.get("config_hash") != config_hash:
-            raise FileExistsError(f"{run_dir} holds a run with another configuration; remove it first")
-        if status.get("training_code") == code:
-            return status  # already done with exactly this configuration and training code
-        _logger(run_dir).info("%s was written by other training code (%s, now %s): training again",
-                              status_path, status.get("training_code"), code)
-        status_path.unlink()
+    done = _finished_run(run_dir, config_hash, code)
+    if done is not None:
+        return done
     log = _logger(run_dir)
     io.write_json(run_dir / "config.json", config)
     device = resolve_device(config["device"])
     training = config["training"]
-    splits = splits or splits_for_config(config)
-    model = build_for_config(config, splits, device)
     switches = config.get("procedure") or procedure.PRESETS["paper"]
-    method = make_method(config["method"], seed=config["seed"], **config.get("method_params", {}),
-                         first_step_after_warmup=switches["first_step_after_warmup"])
-    optimizer = torch.optim.SGD(list(model.parameters()) + method.attach(model), lr=config["lr"],
-                                momentum=training["momentum"], weight_decay=training["weight_decay"])
-    scheduler = make_scheduler(optimizer, training.get("lr_schedule", {"name": "constant"}))
-    speed = ConditionalSpeed(model.speed_groups()) if model.num_branches > 1 else None
+    splits = splits or splits_for_config(config)
+    model, method, optimizer, scheduler, speed = _training_objects(config, splits, device, switches)
     # The training steps' model: compiled where training.*.compile says (compiling.py), after
     # method.attach (RUBi's hook is compiled in). Evaluation and checkpoints use `model`, eager.
     net = compiling.for_training(model, training.get("compile", "auto"), device,
@@ -299,61 +251,16 @@ def _train(config: dict, run_dir: Path, splits: Splits | None, progress: bool,
                                  config["model"]["architecture"])
     if net is not model:
         log.info("training steps compiled (training.*.compile: %s)", training.get("compile", "auto"))
-    state = {"epoch": 0, "best_val_acc": -1.0, "best_epoch": None, "perfect_epochs": 0,
-             "history": [], "steps_done": 0, "step_log": [], "speed_rows": [], "speed_columns": None,
-             "wall_seconds": 0.0}
-
-    last_path = run_dir / "last.pt"
-    partial = None  # the accumulators of an epoch a mid-epoch checkpoint cut off
-    checkpoint = load_checkpoint(run_dir, device, log)
-    if checkpoint is not None:
-        if checkpoint["config_hash"] != config_hash:
-            raise FileExistsError(f"{last_path} was written with another configuration; remove it first")
-        if checkpoint.get("training_code") != code:
-            log.info("%s was written by other training code (%s, now %s): starting fresh",
-                     last_path, checkpoint.get("training_code"), code)
-        else:
-            model.load_state_dict(checkpoint["model"])
-            optimizer.load_state_dict(checkpoint["optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(checkpoint["scheduler"])
-            method.load_state_dict(checkpoint["method"])
-            if speed is not None:
-                speed.load_state_dict(checkpoint["speed"])
-            state = checkpoint["state"]
-            partial = checkpoint.get("partial")
-            torch.set_rng_state(checkpoint["rng"])
-            if partial is None:
-                log.info("resuming %s after epoch %d", run_dir, state["epoch"])
-            else:
-                log.info("resuming %s in epoch %d after step %d of it", run_dir, state["epoch"] + 1,
-                         len(partial["kinds"]))
-
-    def save(partial: dict | None = None) -> None:
-        """last.pt: everything to resume, at the end of an epoch or (partial) in the middle of one."""
-        save_checkpoint(run_dir, {
-            "config_hash": config_hash, "training_code": code, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "method": method.state_dict(),
-            "speed": speed.state_dict() if speed is not None else None,
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "state": state, "rng": torch.get_rng_state(), "partial": partial})
-
-    # Mid-epoch checkpoints every `checkpoint_minutes` of training (epochs of the full-size models
-    # take hours; a preempted cluster job loses at most that much); 0: after every step.
-    every = training.get("checkpoint_minutes")
-    last_saved = time.monotonic()
+    checkpoints = Checkpointer(run_dir, config_hash, code, log, model=model, optimizer=optimizer, method=method,
+                               scheduler=scheduler, speed=speed, every=training.get("checkpoint_minutes"))
+    state, partial = checkpoints.resume(device) or (new_run_state(), None)
 
     def after_step(partial: dict) -> None:
-        nonlocal last_saved
-        if every is not None and time.monotonic() - last_saved >= 60 * every:
-            save(partial)
-            last_saved = time.monotonic()
+        checkpoints.maybe_save(state, partial)
         if on_step is not None:
             on_step(state["steps_done"] + len(partial["kinds"]))
 
-    status = "completed"
-    diverged_epoch = None
-    stopped_by = "epoch_cap"
+    status, stopped_by = "completed", "epoch_cap"
     while state["epoch"] < training["max_epochs"]:
         # checked first, so a run killed after its last epoch's checkpoint stops on resume too
         if state["perfect_epochs"] >= training["stop_after_perfect_epochs"]:
@@ -371,60 +278,32 @@ def _train(config: dict, run_dir: Path, splits: Splits | None, progress: bool,
                                         partial=partial, on_step=after_step)
         partial = None
         if train_metrics is None:
-            status, diverged_epoch, stopped_by = "diverged", epoch, "diverged"
+            status, stopped_by = "diverged", "diverged"
+            state["diverged_epoch"] = epoch
             log.info("epoch %d: loss is not finite, run recorded as diverged", epoch)
             break
         # both evaluation states; the run selects its checkpoint on switches["evaluation_state"]
         carried_kind = method.upcoming(epoch + 1, speed)
         states = evaluate_states(model, splits, device, carried_kind, switches["evaluation_state"])
-        (val, test), (carried_val, carried_test) = states["clean"], states["carried"]
-        selected_val = states[switches["evaluation_state"]][0]
-        holdout = {}
-        if splits.holdout is not None and hasattr(method, "end_epoch"):
-            # Both losses the same way: evaluation mode, end of the epoch.
-            train_eval = evaluate(model, splits.train_eval, device)
-            holdout = evaluate(model, splits.holdout, device)
-            heads = [f"loss_b{k}" for k in range(model.num_branches)] + ["loss_fused"]
-            method.end_epoch([train_eval[h] for h in heads], [holdout[h] for h in heads])
-            holdout.update({f"blend_w{k}": w for k, w in enumerate(method.weights or [])})
-        steps = range(state["steps_done"] + 1, state["steps_done"] + len(step_kinds) + 1)
-        state["step_log"].extend([step, epoch, kind] for step, kind in zip(steps, step_kinds))
-        state["steps_done"] += len(step_kinds)
-        if speed is not None:
-            columns, rows = speed.drain_rows()
-            regular = [step for step, kind in zip(steps, step_kinds) if kind == "regular"]
-            state["speed_columns"] = columns
-            state["speed_rows"].extend([[step, epoch] + row for step, row in zip(regular, rows)])
-        d_speed = speed.d_speed() if speed is not None else float("nan")
+        holdout = _blend_weights(model, method, splits, device)
+        _log_steps(state, epoch, step_kinds, speed)
+        row = _epoch_row(epoch, optimizer, speed, train_metrics, states, carried_kind, holdout, started)
         state["wall_seconds"] += time.perf_counter() - started
-        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "d_speed": d_speed,
-               "seconds": time.perf_counter() - started,
-               **{f"train_{k}": v for k, v in train_metrics.items()},
-               **{f"val_{k}": v for k, v in val.items()},
-               **{f"test_{k}": v for k, v in test.items()},
-               "carried_kind": carried_kind,
-               **{f"carried_val_{k}": v for k, v in carried_val.items()},
-               **{f"carried_test_{k}": v for k, v in carried_test.items()},
-               **{f"holdout_{k}": v for k, v in holdout.items()}}
         state["history"].append(row)
         log.info("epoch %d: train acc %.4f loss %.4f | val acc %.4f | test acc %.4f | carried (%s) test acc "
-                 "%.4f | d_speed %.4f", epoch + 1, train_metrics["acc"], train_metrics["loss"], val["acc"],
-                 test["acc"], carried_kind, carried_test["acc"], d_speed)
+                 "%.4f | d_speed %.4f", epoch + 1, row["train_acc"], row["train_loss"], row["val_acc"],
+                 row["test_acc"], carried_kind, row["carried_test_acc"], row["d_speed"])
+        selected_val = states[switches["evaluation_state"]][0]
         if selected_val["acc"] > state["best_val_acc"]:
             state["best_val_acc"], state["best_epoch"] = selected_val["acc"], epoch + 1
-            io.torch_save(run_dir / "best.pt", {
-                "model": model.state_dict(), "config": config, "epoch": epoch + 1,
-                "val": val, "test": test, "carried_kind": carried_kind, "carried_val": carried_val,
-                "carried_test": carried_test, "d_speed": d_speed,
-                "speeds": speed.speeds() if speed is not None else {}})
+            _save_best(run_dir, model, config, epoch, states, carried_kind, row["d_speed"], speed)
         state["perfect_epochs"] = count_perfect_epochs(state["perfect_epochs"], train_metrics["acc"],
                                                        switches["perfect_epochs"])
         state["epoch"] = epoch + 1
         if scheduler is not None:
             scheduler.step(train_metrics["loss"])  # official configuration: plateau of the training loss
         _write_tables(run_dir, state)
-        save()
-        last_saved = time.monotonic()
+        checkpoints.save(state)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
 
@@ -434,23 +313,115 @@ def _train(config: dict, run_dir: Path, splits: Splits | None, progress: bool,
         log.info("stopped at the epoch cap (%d) before %d epoch(s) at 100 %% training accuracy",
                  training["max_epochs"], training["stop_after_perfect_epochs"])
     _write_tables(run_dir, state)
-    best = next((r for r in state["history"] if r["epoch"] == state["best_epoch"]), None)
-    summary = {
-        "status": status, "config_hash": config_hash, "training_code": code, "config": config,
-        "epochs_run": state["epoch"], "diverged_epoch": diverged_epoch,
-        # "perfect_train": stopped as the paper does; "epoch_cap": hit max_epochs first
-        "stopped_by": stopped_by,
-        "reached_perfect_train": any(r["train_acc"] >= 1.0 for r in state["history"]),
-        "first_perfect_epoch": next((r["epoch"] for r in state["history"] if r["train_acc"] >= 1.0), None),
-        "best_epoch": state["best_epoch"],
-        **best_summary(best, model.num_branches, switches["evaluation_state"]),
-        "d_speed_at_best": best["d_speed"] if best else None,
-        "final_train_acc": state["history"][-1]["train_acc"] if state["history"] else None,
-        "wall_seconds": state["wall_seconds"], "device": str(device),
-        "compiled": isinstance(net, compiling.Compiled) and net.active,
-    }
-    io.write_json(status_path, summary)
+    summary = {"status": status, "config_hash": config_hash, "training_code": code, "config": config,
+               **run_summary(state, stopped_by, model.num_branches, switches["evaluation_state"]),
+               "device": str(device), "compiled": isinstance(net, compiling.Compiled) and net.active}
+    io.write_json(run_dir / "status.json", summary)
     return summary
+
+
+def new_run_state() -> dict:
+    """The loop's bookkeeping, saved in every checkpoint."""
+    return {"epoch": 0, "best_val_acc": -1.0, "best_epoch": None, "perfect_epochs": 0,
+            "history": [], "steps_done": 0, "step_log": [], "speed_rows": [], "speed_columns": None,
+            "wall_seconds": 0.0}
+
+
+def _finished_run(run_dir: Path, config_hash: str, code: str) -> dict | None:
+    """The status of a run already done with this configuration and training code, or None. A
+    run of another configuration is refused; one of other training code is trained again."""
+    status_path = run_dir / "status.json"
+    if not status_path.exists():
+        return None
+    status = io.read_json(status_path)
+    if status.get("config_hash") != config_hash:
+        raise FileExistsError(f"{run_dir} holds a run with another configuration; remove it first")
+    if status.get("training_code") == code:
+        return status
+    _logger(run_dir).info("%s was written by other training code (%s, now %s): training again",
+                          status_path, status.get("training_code"), code)
+    status_path.unlink()
+    return None
+
+
+def _training_objects(config: dict, splits: Splits, device, switches: dict) -> tuple:
+    """(model, method, optimizer, scheduler, speed log) of a fresh run."""
+    training = config["training"]
+    model = build_for_config(config, splits, device)
+    method = make_method(config["method"], seed=config["seed"], **config.get("method_params", {}),
+                         first_step_after_warmup=switches["first_step_after_warmup"])
+    optimizer = torch.optim.SGD(list(model.parameters()) + method.attach(model), lr=config["lr"],
+                                momentum=training["momentum"], weight_decay=training["weight_decay"])
+    scheduler = make_scheduler(optimizer, training.get("lr_schedule", {"name": "constant"}))
+    speed = ConditionalSpeed(model.speed_groups()) if model.num_branches > 1 else None
+    return model, method, optimizer, scheduler, speed
+
+
+def _blend_weights(model: MultiBranchNet, method, splits: Splits, device) -> dict:
+    """Gradient Blending's end of epoch: both losses the same way (evaluation mode), the
+    method's new weights; {} for every other method."""
+    if splits.holdout is None or not hasattr(method, "end_epoch"):
+        return {}
+    train_eval = evaluate(model, splits.train_eval, device)
+    holdout = evaluate(model, splits.holdout, device)
+    heads = [f"loss_b{k}" for k in range(model.num_branches)] + ["loss_fused"]
+    method.end_epoch([train_eval[h] for h in heads], [holdout[h] for h in heads])
+    holdout.update({f"blend_w{k}": w for k, w in enumerate(method.weights or [])})
+    return holdout
+
+
+def _log_steps(state: dict, epoch: int, step_kinds: list[str], speed) -> None:
+    """The epoch's step kinds (steps.csv) and its regular steps' speed rows (speed.csv)."""
+    steps = range(state["steps_done"] + 1, state["steps_done"] + len(step_kinds) + 1)
+    state["step_log"].extend([step, epoch, kind] for step, kind in zip(steps, step_kinds))
+    state["steps_done"] += len(step_kinds)
+    if speed is not None:
+        columns, rows = speed.drain_rows()
+        regular = [step for step, kind in zip(steps, step_kinds) if kind == "regular"]
+        state["speed_columns"] = columns
+        state["speed_rows"].extend([[step, epoch] + row for step, row in zip(regular, rows)])
+
+
+def _epoch_row(epoch: int, optimizer, speed, train_metrics: dict, states: dict, carried_kind: str,
+               holdout: dict, started: float) -> dict:
+    """One line of metrics.csv."""
+    (val, test), (carried_val, carried_test) = states["clean"], states["carried"]
+    return {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
+            "d_speed": speed.d_speed() if speed is not None else float("nan"),
+            "seconds": time.perf_counter() - started,
+            **{f"train_{k}": v for k, v in train_metrics.items()},
+            **{f"val_{k}": v for k, v in val.items()},
+            **{f"test_{k}": v for k, v in test.items()},
+            "carried_kind": carried_kind,
+            **{f"carried_val_{k}": v for k, v in carried_val.items()},
+            **{f"carried_test_{k}": v for k, v in carried_test.items()},
+            **{f"holdout_{k}": v for k, v in holdout.items()}}
+
+
+def _save_best(run_dir: Path, model, config: dict, epoch: int, states: dict, carried_kind: str, d_speed: float,
+               speed) -> None:
+    (val, test), (carried_val, carried_test) = states["clean"], states["carried"]
+    io.torch_save(run_dir / "best.pt", {
+        "model": model.state_dict(), "config": config, "epoch": epoch + 1,
+        "val": val, "test": test, "carried_kind": carried_kind, "carried_val": carried_val,
+        "carried_test": carried_test, "d_speed": d_speed,
+        "speeds": speed.speeds() if speed is not None else {}})
+
+
+def run_summary(state: dict, stopped_by: str, num_branches: int, selected: str) -> dict:
+    """status.json's account of the run: how it stopped and its chosen epoch's numbers."""
+    history = state["history"]
+    best = next((r for r in history if r["epoch"] == state["best_epoch"]), None)
+    return {"epochs_run": state["epoch"], "diverged_epoch": state.get("diverged_epoch"),
+            # "perfect_train": stopped as the paper does; "epoch_cap": hit max_epochs first
+            "stopped_by": stopped_by,
+            "reached_perfect_train": any(r["train_acc"] >= 1.0 for r in history),
+            "first_perfect_epoch": next((r["epoch"] for r in history if r["train_acc"] >= 1.0), None),
+            "best_epoch": state["best_epoch"],
+            **best_summary(best, num_branches, selected),
+            "d_speed_at_best": best["d_speed"] if best else None,
+            "final_train_acc": history[-1]["train_acc"] if history else None,
+            "wall_seconds": state["wall_seconds"]}
 
 
 def best_summary(best: dict | None, num_branches: int, selected: str) -> dict:
@@ -480,59 +451,3 @@ def _write_tables(run_dir: Path, state: dict) -> None:
         if "M_theta1" in frame:
             frame["d_speed"] = d_speed_series(frame)
         io.write_csv(run_dir / "speed.csv", frame)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--params", nargs="+", default=["params.yaml"], metavar="FILE",
-                        help="params.yaml and overlays, later files win (default: params.yaml)")
-    parser.add_argument("--dataset", default="cmnist", help="a registered data set (greedy/data/__init__.py)")
-    parser.add_argument("--modalities", nargs="+", help="one (uni-modal) or more")
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--method", default="vanilla")
-    parser.add_argument("--l1", type=float, default=None)
-    parser.add_argument("--params-json", help="the merged parameters as JSON; replaces --params")
-    parser.add_argument("--run-id", help="a run of the studies (as Snakemake passes it, e.g. "
-                        "table1/mono-gray/guided-lr0.01_seed0_<hash>); replaces --modalities/--lr/--seed/--method/--l1")
-    parser.add_argument("--measured", metavar="JSON", help="with --run-id of a study that depends on a "
-                        "measured value (the α sensitivity): the JSON with that value (E_d_util)")
-    parser.add_argument("--run-config", help="the run's whole configuration as JSON; replaces all of the above")
-    parser.add_argument("--run-dir", required=True, help="the run folder (resumed from last.pt if there)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="a tqdm bar per epoch (default: when stderr is a terminal)")
-
-
-def run(args: argparse.Namespace) -> dict:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.run_config:
-        config = json.loads(args.run_config)
-    else:
-        params = json.loads(args.params_json) if args.params_json else load_params(args.params)
-        if args.run_id:
-            from greedy.studies import study_runs
-            measured = json.loads(Path(args.measured).read_text()) if args.measured else None
-            runs = study_runs(params, args.dataset, measured)
-            if args.run_id not in runs:
-                raise SystemExit(f"greedy train: no run {args.run_id!r} in these parameters' {args.dataset} studies")
-            config = runs[args.run_id]["config"]
-        elif args.modalities is None or args.lr is None or args.seed is None:
-            raise SystemExit("greedy train: --modalities, --lr and --seed are required without --run-id "
-                             "or --run-config")
-        else:
-            config = run_config(params, args.dataset, args.modalities, args.lr, args.seed, args.method, args.l1)
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
-    summary = train(config, args.run_dir, progress=progress)
-    print(json.dumps({k: summary[k] for k in ("status", "epochs_run", "stopped_by", "best_epoch", "test_acc")}))
-    return summary
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="greedy train", description="Train one model (config from params.yaml).")
-    add_arguments(parser)
-    run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    main()
