@@ -361,3 +361,33 @@ def test_scale_notes_name_fixtures_and_reduced_runs():
     assert "Colored-and-gray-MNIST: reduced scale**: 3,000 training digits, at most 15 epochs" in notes
     assert "ModelNet40: a generated fixture" in notes and "NVGesture: the real data" in notes
     assert render.scale_notes({}) == []
+
+
+def test_a_method_without_a_declaration_fails_by_name(studies, tmp_path):
+    """Table 1's row label and Fig. 5's colour come from registry.METHODS: an undeclared method is an
+    error naming it, never a row or a histogram that silently vanishes."""
+    runs = pd.read_csv(studies / "table1.csv").assign(method="mystery")
+    runs.to_csv(tmp_path / "t1.csv", index=False)
+    with pytest.raises(ValueError, match="'mystery' has no declaration"):
+        render.table1(str(studies / "unimodal.csv"), str(tmp_path / "t1.csv"), str(tmp_path / "t1"),
+                      str(tmp_path / "t1.meta.json"), params={})
+    sweep = _csv(tmp_path / "sweep.csv", _models("front+rear", n=2))
+    methods = _csv(tmp_path / "methods.csv", _models("front+rear", "mystery", n=2))
+    with pytest.raises(SystemExit, match="'mystery' has no declaration"):  # the CLI's one-line error
+        _render("fig5a", "--sweep", sweep, "--method-sweep", methods, "--pairing", "front+rear",
+                "--png", tmp_path / "f.png", "--meta", tmp_path / "f.meta.json")
+
+
+def test_registry_declares_each_artifact_once():
+    """meta_files() follow the data sets and studies configured; every paper artifact has its entry."""
+    from greedy import paper
+    from greedy.render.registry import ARTIFACTS, meta_files
+    studies = {"cmnist": {"unimodal": {}, "sweep": {}, "method_sweep": {}, "table1": {}},
+               "modelnet40": {"unimodal": {}, "sweep": {}, "method_sweep": {}, "l1": {}, "views": {}}}
+    assert meta_files(["cmnist"], studies) == [
+        "tables/table1.meta.json", "tables/cmnist_unimodal.meta.json", "figures/fig7.meta.json",
+        "figures/fig5c.meta.json", "figures/dspeed_steps.meta.json"]  # no ablation study: no ablation
+    both = meta_files(["cmnist", "modelnet40"], studies)
+    assert "figures/fig3.meta.json" in both and "figures/fig9a.meta.json" not in both  # no sensitivity study
+    assert both[-1] == "figures/figlr.meta.json"
+    assert {a.paper for a in ARTIFACTS.values()} - {None} == set(paper.ARTIFACTS)

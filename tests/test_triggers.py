@@ -1,8 +1,8 @@
 """What triggers what: a training-code change retrains, a rendering change re-renders only.
 
-Snakemake side: the training code files are inputs of the train rule and src/greedy/render/ and
-paper.py of the render rules, so editing one reruns those jobs. Trainer side: last.pt and status.json carry
-the training code's fingerprint (comments and docstrings ignored); a run written by other training
+Snakemake side: the training code files are inputs of the train rule and the render package
+(src/greedy/render/) and paper.py of the render rules, so editing one reruns those jobs. Trainer
+side: last.pt and status.json carry the training code's fingerprint (comments and docstrings ignored); a run written by other training
 code is trained again from scratch, otherwise the rerun job finishes from last.pt at once.
 """
 import os

@@ -9,6 +9,8 @@ import re
 
 from greedy.config import data_code_files, training_code_files
 from greedy.data import data_dir
+from greedy.render.registry import ARTIFACTS, artifacts_of
+from greedy.render.registry import meta_files as registry_meta_files
 from greedy.studies import MEASURED_STUDIES, data_variants, study_runs
 
 RESULTS = config["results_dir"]
@@ -135,17 +137,16 @@ def dataset_params(dataset, *studies):
 SMALL = dict(mem_mb=1000, runtime=10, gpu=0)
 
 
-# Render: which figure each data set's studies feed (the paper's numbering).
-# The histograms of each data set's learning-rate sweep, and of its sweep with each method.
-SWEEP_FIGURE = {"cmnist": "fig7", "modelnet40": "fig2a", "nvgesture": "fig2b"}
-METHOD_FIGURE = {"cmnist": "fig5c", "modelnet40": "fig5a", "nvgesture": "fig5b"}
+# Render: the artifacts of the registry (src/greedy/render/registry.py) that config["datasets"] and
+# config["studies"] make; render.smk generates their rules, meta_files() lists their index entries.
+ARTIFACTS_MADE = artifacts_of(DATASETS, config["studies"])
 # Data sets whose d_util against the learning rate the paper plots (figlr).
-FIGLR_DATASETS = [d for d in ("modelnet40", "nvgesture") if d in DATASETS]
+FIGLR_DATASETS = [d for d in ARTIFACTS["figlr"].datasets if d in DATASETS]
 
 
 def table1_columns():
-    """Table 1's column (paper.DATASETS) -> (uni-modal CSV or None, methods' CSV). NVGesture gives
-    two columns: scratch (its table1 study) and pretrained (its table1_pretrained study)."""
+    """Table 1's column (paper.TABLE1_DATASET_COLUMNS) -> (uni-modal CSV or None, methods' CSV).
+    NVGesture gives two columns: scratch (its table1 study) and pretrained (its table1_pretrained study)."""
     columns = {}
     for d in DATASETS:
         if "table1_pretrained" in config["studies"][d]:  # with runs: 0, an empty study (not reproduced)
@@ -159,27 +160,69 @@ def table1_columns():
 TABLE1_COLUMNS = table1_columns()
 
 
-def dataset_of(figures):
-    return lambda w: {figure: d for d, figure in figures.items()}[w.figure]
-
-
 def meta_files():
-    """Every artifact's meta.json for the data sets in config["datasets"]."""
-    files = [f"{RESULTS}/tables/table1.meta.json"]
-    for dataset in DATASETS:
-        files += [f"{RESULTS}/tables/{dataset}_unimodal.meta.json",
-                  f"{RESULTS}/figures/{SWEEP_FIGURE[dataset]}.meta.json",
-                  f"{RESULTS}/figures/{METHOD_FIGURE[dataset]}.meta.json"]
-    if "cmnist" in DATASETS:
-        files.append(f"{RESULTS}/figures/dspeed_steps.meta.json")
-        if "ablation" in config["studies"]["cmnist"]:
-            files.append(f"{RESULTS}/tables/cmnist_ablation.meta.json")
-    if "modelnet40" in DATASETS:
-        files += [f"{RESULTS}/figures/{f}.meta.json" for f in ("fig3", "fig4", "fig8", "fig9a", "fig9b")]
-        files.append(f"{RESULTS}/tables/modelnet40_views.meta.json")
-    if FIGLR_DATASETS:
-        files.append(f"{RESULTS}/figures/figlr.meta.json")
-    return files
+    """Every artifact's meta.json for the data sets in config["datasets"] (from the registry)."""
+    return [f"{RESULTS}/{path}" for path in registry_meta_files(DATASETS, config["studies"])]
+
+
+def render_rule(name, made):
+    """The pieces of the generated Snakemake rule `name` that makes the artifacts `made` ([(artifact, data set)]);
+    one rule per rule name of the registry, with a {figure} wildcard where several artifacts share
+    it (fig7/fig2a/fig2b), a {dataset} wildcard for a per-data-set artifact, else concrete paths."""
+    made = [(a, d or a.datasets[0]) for a, d in made]  # an artifact made once: its data set's studies
+    first, dataset = made[0]
+    by_id = {a.id: (a, d) for a, d in made}
+    wildcard = "dataset" if first.per_dataset else "figure" if len(by_id) > 1 else None
+    if wildcard == "figure":
+        pick = lambda w: by_id[w.figure]
+    elif wildcard == "dataset":
+        pick = lambda w: (first, w.dataset)
+    else:
+        pick = lambda w: made[0]
+
+    def template(path):
+        return path.format(id="{figure}" if wildcard == "figure" else first.id,
+                           dataset="{dataset}" if wildcard == "dataset" else dataset)
+
+    def output(dest):
+        path = f"{RESULTS}/{template(first.outputs[dest])}"
+        if dest not in first.reported:
+            return path
+        return report(path, caption=f"../report/{first.caption}",
+                      category="Figures" if path.endswith(".png") else "Tables")
+
+    def value(what):
+        return {"pairing": lambda w: pairing(pick(w)[1]), "dataset": lambda w: pick(w)[1]}[what]
+
+    inputs = {key: (lambda w, file=file: f"{RESULTS}/{pick(w)[1]}/{file}") for key, file in first.inputs.items()}
+    flags = []
+    for flag, option in first.options:
+        dest = option["dest"]
+        where = "input" if dest in first.inputs else "output" if dest in first.outputs else "params"
+        if where != "params" or dest in first.arguments:
+            flags.append(f"{flag} {{{where}.{dest}}}")
+    command = "{wildcards.figure}" if wildcard == "figure" else first.id
+    meta = os.path.basename(template(first.outputs["meta"]))
+    return dict(
+        inputs=inputs,
+        outputs={dest: output(dest) for dest in first.outputs},
+        constraints={"figure": "|".join(by_id)} if wildcard == "figure" else {},
+        params={dest: value(what) for dest, what in first.arguments.items()},
+        recorded=lambda w: dataset_params(pick(w)[1], *pick(w)[0].studies),
+        log=f"logs/render/{meta[: -len('.meta.json')]}.log",
+        shell=f"greedy render {command} {' '.join(flags)} --params-json {{params.recorded:q}} > {{log}} 2>&1",
+        doc=f"{first.help} ({', '.join(by_id)}; generated from the registry).",
+    )
+
+
+def render_output(artifact_id, dest, caption=True):
+    """An artifact's output under RESULTS, in Snakemake's HTML report where the registry says so."""
+    artifact = ARTIFACTS[artifact_id]
+    path = f"{RESULTS}/{artifact.path(dest)}"
+    if not caption or dest not in artifact.reported:
+        return path
+    return report(path, caption=f"../report/{artifact.caption}",
+                  category="Figures" if path.endswith(".png") else "Tables")
 
 
 # One Snakemake run per checkout at a time. Snakemake's own lock is off (profiles/default:

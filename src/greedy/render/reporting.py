@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from greedy import io, paper
+from greedy.render.registry import ARTIFACTS
 from greedy.render.stats import LABELS, _epochs, _models, _plus_minus, _short
 from greedy.render.tables import _table1_label
 
@@ -183,12 +184,13 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
              "without a number (ours is what we measured).", ""]
     lines += scale_notes(metas.get("table1", {}).get("params", {}))
     lines += ["| artifact | paper | ours | verdict | models | index entry |", "|---|---|---|---|---|---|"]
-    rows_of = {"table1": lambda: _table1_rows(metas["table1"]),
-               **{a: (lambda a=a: _pairing_rows(a, metas[a])) for a in ("fig7", "fig2a", "fig2b")},
-               **{a: (lambda a=a: _method_rows(a, metas[a])) for a in ("fig5a", "fig5b")},
-               **{a: (lambda a=a: _qualitative_rows(a, metas[a]))
-                  for a in ("figlr", "fig3", "fig4", "fig8", "fig9a", "fig9b")},
-               "text": lambda: _text_rows(metas)}
+    # each paper artifact's rows, by how the registry draws it: pairing histograms (Fig. 7, 2a, 2b),
+    # method histograms (Fig. 5a, 5b), Table 1, the text's numbers, else a measured trend
+    kinds = {"table1": lambda a: _table1_rows(metas[a]), "sweep_histograms": lambda a: _pairing_rows(a, metas[a]),
+             "method_histograms": lambda a: _method_rows(a, metas[a])}
+    rows_of = {a.paper: (lambda a=a: kinds.get(a.rule, lambda a: _qualitative_rows(a, metas[a]))(a.paper))
+               for a in ARTIFACTS.values() if a.paper not in (None, "text")}
+    rows_of["text"] = lambda: _text_rows(metas)
     for artifact_id, description in paper.ARTIFACTS.items():
         if artifact_id in rows_of and (artifact_id in metas or artifact_id == "text"):
             lines += rows_of[artifact_id]()
