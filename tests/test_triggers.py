@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from greedy import io
-from greedy.config import training_code_files, training_code_fingerprint
+from greedy.fingerprint import training_code_files, training_code_fingerprint
 
 from helpers import copy_project, run
 
@@ -24,7 +24,7 @@ RENDER_RULES = {"unimodal_table", "sweep_histograms", "table1", "method_histogra
 # --- the fingerprint and the trainer ---------------------------------------------------------
 
 def _package(tmp_path):
-    from greedy.config import PACKAGE_DIR
+    from greedy.fingerprint import PACKAGE_DIR
     dest = tmp_path / "greedy"
     shutil.copytree(PACKAGE_DIR, dest, ignore=shutil.ignore_patterns("__pycache__"))
     return dest

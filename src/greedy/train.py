@@ -15,7 +15,7 @@ until the training accuracy has been 100 % for `stop_after_perfect_epochs` epoch
   status.json   written last: status "completed" or "diverged", and the run's summary
   train.log     the log
 A killed run restarts from last.pt and reaches the same final result. last.pt and status.json
-record the training code's fingerprint (config.training_code_fingerprint); a run written by other
+record the training code's fingerprint (greedy.fingerprint); a run written by other
 training code is trained again from scratch, never resumed or reused. A run whose loss becomes
 NaN or infinite stops with status "diverged" and returns normally.
 """
@@ -36,7 +36,8 @@ from tqdm import tqdm
 
 from greedy import compiling, io, procedure
 from greedy.checkpoint import Checkpointer
-from greedy.config import run_hash, training_code_fingerprint
+from greedy.config import run_hash
+from greedy.fingerprint import training_code_fingerprint
 from greedy.data import Splits
 from greedy.evaluation import (build_for_config, epoch_metrics, evaluate, input_format, resolve_device,
                                splits_for_config, to_device)

@@ -7,7 +7,7 @@ import json
 import os
 import re
 
-from greedy.config import data_code_files, training_code_files
+from greedy.fingerprint import data_code_files, training_code_files
 from greedy.data import data_dir
 from greedy.render.registry import ARTIFACTS, artifacts_of
 from greedy.render.registry import meta_files as registry_meta_files
