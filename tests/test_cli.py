@@ -12,8 +12,8 @@ from greedy import cli
 
 from helpers import REPO
 
-SUBCOMMANDS = ["prepare", "train", "utilization", "collect", "render", "report", "index", "benchmark", "diagnose",
-               "measured"]
+SUBCOMMANDS = ["prepare", "train", "utilization", "collect", "sweep-lrs", "expected-d-util", "render", "report",
+               "index", "benchmark", "diagnose", "measured"]
 
 
 def greedy(*args):
@@ -55,16 +55,16 @@ def test_render_lists_the_registry(capsys):
 
 def test_params_files_flag_is_the_same_everywhere():
     parser = cli.build_parser()
-    for name in ("prepare", "train", "benchmark", "collect"):
+    for name in ("prepare", "train", "benchmark", "sweep-lrs"):
         args = parser.parse_args([name, "--params", "params.yaml", "config/smoke.yaml"]
-                                 + {"train": ["--run-dir", "x"], "collect": ["--out", "x.csv"]}.get(name, []))
+                                 + {"train": ["--run-dir", "x"], "sweep-lrs": ["--out", "x.csv"]}.get(name, []))
         assert args.params == ["params.yaml", "config/smoke.yaml"], name
 
 
-def test_collect_writes_the_sweep_learning_rates(tmp_path, params):
+def test_sweep_lrs_writes_the_sweep_learning_rates(tmp_path, params):
     from greedy.studies import sweep_learning_rates
     out = tmp_path / "lrs.csv"
-    cli.main(["collect", "--sweep-lrs", "--params", str(REPO / "params.yaml"), str(REPO / "config" / "smoke.yaml"),
+    cli.main(["sweep-lrs", "--params", str(REPO / "params.yaml"), str(REPO / "config" / "smoke.yaml"),
               "--out", str(out)])
     assert pd.read_csv(out)["lr"].tolist() == pytest.approx(sweep_learning_rates(params))
 

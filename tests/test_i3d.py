@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from greedy import i3d
+from greedy.download import download_verified
 from greedy.models import build_model
 
 FULL = [512, 512, 512, 528, 832, 832, 1024]
@@ -254,22 +255,22 @@ def test_download_is_atomic_and_checks_the_sha256(tmp_path):
     source.write_bytes(b"weights" * 1000)
     sha = hashlib.sha256(source.read_bytes()).hexdigest()
     dest = tmp_path / "models" / "rgb_imagenet.pt"
-    assert i3d.download_kinetics_weights(source.as_uri(), dest, sha) == dest
+    assert download_verified(source.as_uri(), dest, sha) == dest
     assert dest.read_bytes() == source.read_bytes()
     assert [p.name for p in dest.parent.iterdir()] == ["rgb_imagenet.pt"]  # no temporary file left
 
     other = tmp_path / "other" / "rgb_imagenet.pt"
     with pytest.raises(ValueError, match="sha256") as err:
-        i3d.download_kinetics_weights(source.as_uri(), other, "0" * 64)
+        download_verified(source.as_uri(), other, "0" * 64)
     assert sha in str(err.value) and str(other) in str(err.value)
     assert list(other.parent.iterdir()) == []
 
     with pytest.raises(RuntimeError, match="could not download") as err:
-        i3d.download_kinetics_weights((tmp_path / "absent.pt").as_uri(), other)
+        download_verified((tmp_path / "absent.pt").as_uri(), other)
     assert str(other) in str(err.value)
     assert list(other.parent.iterdir()) == []
 
     lfs = tmp_path / "pointer.pt"
     lfs.write_bytes(b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\n")
     with pytest.raises(RuntimeError, match="LFS"):
-        i3d.download_kinetics_weights(lfs.as_uri(), other)
+        download_verified(lfs.as_uri(), other)

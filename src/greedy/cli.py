@@ -7,6 +7,8 @@ subcommand's logic lives in its module (an `add_arguments(parser)` / `run(args)`
     greedy train       --params ... --modalities mono gray --lr 0.01 --seed 0 --run-dir DIR
     greedy utilization --run-dir DIR [DIR ...]                    d_util, d_speed, R(f)
     greedy collect     --out study.csv RUN/utilization.json ...  one CSV per study
+    greedy sweep-lrs   --dataset cmnist --params ... --out lrs.csv   the sweep's learning rates
+    greedy expected-d-util STUDY.csv --pairing front+rear --out e.json   E[d_util] of a pairing
     greedy render      ARTIFACT ...                               a table or figure
     greedy report      --index results/index.json --out results/report.md META ...
     greedy index       --out results/index.json META ...
@@ -14,6 +16,7 @@ subcommand's logic lives in its module (an `add_arguments(parser)` / `run(args)`
     greedy cost        --dataset modelnet40 --params ...          throughput, projected hours
     greedy diagnose    RUN ...                                    how each branch votes
     greedy measured    --study ablation                           keep finished runs in measured/
+    greedy dvc-yaml    [--check]                                  dvc.yaml, derived (dvcfile.py)
 
 Every command that reads parameters takes `--params FILE ...` (params.yaml and overlays, later
 files win); every command that works on one trained run takes `--run-dir`. Snakemake runs the
@@ -76,9 +79,9 @@ def _weights(args: argparse.Namespace) -> None:
     if args.name not in params["weights"]:
         sys.exit(f"greedy weights: {args.name!r} is not under weights: in params.yaml ({sorted(params['weights'])})")
     entry = params["weights"][args.name]
-    from greedy.i3d import download_kinetics_weights  # url to path, atomically, sha256-checked
+    from greedy.download import download_verified  # url to path, atomically, sha256-checked
     try:
-        path = download_kinetics_weights(entry["url"], entry["path"], entry["sha256"])
+        path = download_verified(entry["url"], entry["path"], entry["sha256"], what=f"the weights {args.name}")
     except (RuntimeError, ValueError) as error:
         sys.exit(f"greedy weights: {error}")  # what to fetch and where to put it
     print(json.dumps({"weights": args.name, "path": str(path)}))
@@ -143,8 +146,11 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "train": ("train one model (resumes from its last checkpoint)", "greedy.cli", "_train_arguments", "_train"),
     "utilization": ("d_util, d_speed at the best-validation step and R(f) of trained runs",
                     "greedy.utilization", "add_arguments", "run"),
-    "collect": ("gather utilization JSONs into one study CSV (or write the sweep's learning rates)",
-                "greedy.studies", "add_arguments", "run"),
+    "collect": ("gather a study's utilization JSONs into one study CSV", "greedy.studies", "add_arguments", "run"),
+    "sweep-lrs": ("the learning-rate sweep's learning rates as a CSV", "greedy.studies",
+                  "add_sweep_lrs_arguments", "run_sweep_lrs"),
+    "expected-d-util": ("E[d_util] of one pairing's models in a study CSV (the α sensitivity is defined by it)",
+                        "greedy.studies", "add_expected_d_util_arguments", "run_expected_d_util"),
     "render": ("render one table or figure (an artifact of the registry)", "greedy.render", "add_arguments", "run"),
     "report": ("results/report.md: every paper artifact, ours beside the paper's",
                "greedy.render", "add_report_arguments", "run_report"),
@@ -158,6 +164,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
                  "greedy.measured", "add_arguments", "run"),
     "diagnose": ("how each branch votes in trained models' fused predictions",
                  "greedy.diagnose", "add_arguments", "run"),
+    "dvc-yaml": ("write dvc.yaml from params.yaml and the artifact registry (--check: is it current?)",
+                 "greedy.dvcfile", "add_arguments", "run"),
 }
 
 

@@ -178,38 +178,46 @@ def write_sweep_lrs(params: dict, out: str, dataset: str = "cmnist") -> list[flo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`greedy collect`: utilization JSONs -> one study CSV; with --sweep-lrs, the sweep's
-    learning rates from the parameters; with --expected-d-util, E[d_util] of a study CSV."""
-    parser.add_argument("--out", required=True, help="output CSV (JSON with --expected-d-util)")
+    """`greedy collect`: a study's utilization JSONs -> one study CSV."""
+    parser.add_argument("--out", required=True, help="the study CSV")
     parser.add_argument("files", nargs="*", metavar="UTILIZATION_JSON", help="utilization.json of every run")
     parser.add_argument("--allow-empty", action="store_true",
                         help="a study with no runs (configured runs: 0) writes a CSV with the header only")
-    parser.add_argument("--sweep-lrs", action="store_true",
-                        help="write the learning-rate sweep's learning rates (from --params) instead")
-    parser.add_argument("--dataset", default="cmnist", help="the data set (with --sweep-lrs)")
-    parser.add_argument("--expected-d-util", metavar="STUDY_CSV",
-                        help="write E[d_util] of this study CSV's --pairing models as JSON instead")
-    parser.add_argument("--pairing", help="e.g. front+rear (with --expected-d-util)")
+
+
+def run(args: argparse.Namespace) -> None:
+    if not args.files and not args.allow_empty:
+        raise SystemExit("greedy collect: give the utilization JSONs to collect")
+    io.write_csv(args.out, collect(args.files, progress=len(args.files) > 20))
+    print(json.dumps({"out": args.out, "runs": len(args.files)}))
+
+
+def add_sweep_lrs_arguments(parser: argparse.ArgumentParser) -> None:
+    """`greedy sweep-lrs`: the learning-rate sweep's learning rates, from the parameters."""
+    parser.add_argument("--out", required=True, help="the CSV (lr_index, lr)")
+    parser.add_argument("--dataset", default="cmnist", help="the data set whose sweep it is")
     parser.add_argument("--params", nargs="+", default=["params.yaml"], metavar="FILE",
-                        help="params.yaml and overlays, later files win (with --sweep-lrs)")
+                        help="params.yaml and overlays, later files win")
     parser.add_argument("--params-json", help="the merged parameters as JSON (as Snakemake passes them); "
                         "replaces --params")
 
 
-def run(args: argparse.Namespace) -> None:
-    if args.sweep_lrs:
-        params = json.loads(args.params_json) if args.params_json else load_params(args.params)
-        print(json.dumps({"out": args.out, "lrs": write_sweep_lrs(params, args.out, args.dataset)}))
-        return
-    if args.expected_d_util:
-        expected = expected_d_util(args.expected_d_util, args.pairing)
-        io.write_json(args.out, expected)
-        print(json.dumps(expected))
-        return
-    if not args.files and not args.allow_empty:
-        raise SystemExit("greedy collect: give the utilization JSONs to collect (or --sweep-lrs)")
-    io.write_csv(args.out, collect(args.files, progress=len(args.files) > 20))
-    print(json.dumps({"out": args.out, "runs": len(args.files)}))
+def run_sweep_lrs(args: argparse.Namespace) -> None:
+    params = json.loads(args.params_json) if args.params_json else load_params(args.params)
+    print(json.dumps({"out": args.out, "lrs": write_sweep_lrs(params, args.out, args.dataset)}))
+
+
+def add_expected_d_util_arguments(parser: argparse.ArgumentParser) -> None:
+    """`greedy expected-d-util`: E[d_util] of one pairing's models in a study CSV."""
+    parser.add_argument("study_csv", metavar="STUDY_CSV", help="a study CSV of `greedy collect`")
+    parser.add_argument("--pairing", required=True, help="e.g. front+rear")
+    parser.add_argument("--out", required=True, help="the JSON")
+
+
+def run_expected_d_util(args: argparse.Namespace) -> None:
+    expected = expected_d_util(args.study_csv, args.pairing)
+    io.write_json(args.out, expected)
+    print(json.dumps(expected))
 
 
 def main(argv=None) -> None:

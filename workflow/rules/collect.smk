@@ -19,7 +19,7 @@ rule sweep_lrs:
     log:
         "logs/studies/{dataset}_sweep_lrs.log",
     shell:
-        "greedy collect --sweep-lrs --dataset {wildcards.dataset} --params-json {params.sweep:q} "
+        "greedy sweep-lrs --dataset {wildcards.dataset} --params-json {params.sweep:q} "
         "--out {output} > {log} 2>&1"
 
 
@@ -60,4 +60,4 @@ checkpoint expected_d_util:
     log:
         "logs/studies/{dataset}_expected_d_util.log",
     shell:
-        "greedy collect --expected-d-util {input.sweep} --pairing {params.pairing} --out {output} > {log} 2>&1"
+        "greedy expected-d-util {input.sweep} --pairing {params.pairing} --out {output} > {log} 2>&1"

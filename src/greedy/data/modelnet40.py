@@ -20,7 +20,6 @@ import re
 import shutil
 import tarfile
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -29,6 +28,7 @@ import torch
 from PIL import Image
 
 from greedy import io
+from greedy.download import download_verified
 from greedy.data import FIXTURE_MARKER, DataMissing, ensure_fixture
 from greedy.data.batches import EpochBatches
 
@@ -82,11 +82,9 @@ def missing_message(root, archive, url: str = URL) -> str:
 
 
 def download(url: str, archive) -> Path:
-    """Download to a temporary name beside `archive`, then rename: no half-archive survives."""
-    def write(tmp):
-        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as f:
-            shutil.copyfileobj(response, f)
-    return io.atomic_write(archive, write)
+    """Download to a temporary name beside `archive`, then rename: no half-archive survives
+    (fetch() checks its sha256 afterwards, or prints it when it is not yet known)."""
+    return download_verified(url, archive, what="the ModelNet40 renders")
 
 
 def extract(archive, root) -> Path:
@@ -121,7 +119,7 @@ def fetch(root, archive, url: str = URL, sha256: str | None = None,
             raise ModelNet40Missing(missing_message(root, archive, url))
         try:
             download(url, archive)
-        except OSError as error:
+        except (OSError, RuntimeError) as error:
             raise ModelNet40Missing(f"download failed ({error}).\n"
                                     + missing_message(root, archive, url)) from error
     found = io.sha256(archive)
