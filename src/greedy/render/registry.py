@@ -81,6 +81,7 @@ class Artifact:
     arguments: option dest -> what the rule passes (a value of the data set: "pairing", "dataset").
     reported: outputs shown in Snakemake's HTML report, with workflow/report/<caption>.
     paper: its key in paper.ARTIFACTS (what the paper shows), None for an extension.
+    target: the output that DVC's stage (dvcfile.py) names as Snakemake's target.
     """
     id: str
     function: str
@@ -95,6 +96,7 @@ class Artifact:
     reported: tuple = ()
     caption: str | None = None
     paper: str | None = None
+    target: str = "out_png"  # the output a DVC stage asks Snakemake for
     per_dataset: bool = False
     any_dataset: bool = False
 
@@ -144,13 +146,13 @@ ARTIFACTS = _artifacts(
              rule="table1", any_dataset=True, datasets=("cmnist", "modelnet40", "nvgesture"),
              outputs={"csv": "tables/table1.csv", "out_md": "tables/table1.md", "tex": "tables/table1.tex",
                       "meta": "tables/table1.meta.json"},
-             reported=("out_md",), caption="table1.rst", paper="table1"),
+             reported=("out_md",), caption="table1.rst", paper="table1", target="csv"),
     Artifact("unimodal", "tables:unimodal", "uni-modal baselines table (the paper's text)",
              (_option("--dataset", "dataset", "the data set (names the artifact text:<dataset>_unimodal)",
                       required=False, default="cmnist"),
               SWEEP, _option("--csv", "out_csv"), _option("--md", "out_md"), META, METRICS),
              rule="unimodal_table", per_dataset=True, studies=("unimodal",), inputs={"sweep_csv": "unimodal.csv"},
-             arguments={"dataset": "dataset"}, paper="text",
+             arguments={"dataset": "dataset"}, paper="text", target="out_csv",
              outputs={"out_csv": "tables/{dataset}_unimodal.csv", "out_md": "tables/{dataset}_unimodal.md",
                       "meta": "tables/{dataset}_unimodal.meta.json", "metrics": "metrics/{dataset}_unimodal.json"}),
     Artifact("fig7", help="Fig. 7: d_util / d_speed histograms of the CMNIST learning-rate sweep",
@@ -168,9 +170,9 @@ ARTIFACTS = _artifacts(
               _option("--csv", "out_csv"), _option("--md", "out_md"), PNG, META, METRICS),
              rule="ablation", datasets=("cmnist",), studies=("ablation",), inputs={"ablation_csv": "ablation.csv"},
              outputs={"out_csv": "tables/cmnist_ablation.csv", "out_md": "tables/cmnist_ablation.md",
-                      "out_png": "figures/ablation.png", "meta": "tables/cmnist_ablation.meta.json",
+                      "meta": "tables/cmnist_ablation.meta.json", "out_png": "figures/ablation.png",
                       "metrics": "metrics/cmnist_ablation.json"},
-             reported=("out_md", "out_png"), caption="ablation.rst"),
+             reported=("out_md", "out_png"), caption="ablation.rst", target="out_md"),
     Artifact("fig2a", help="Fig. 2a: d_util / d_speed histograms of the ModelNet40 learning-rate sweep",
              datasets=("modelnet40",), paper="fig2a", **{**_SWEEP, "function": "figures:fig2a"}),
     Artifact("fig5a", "figures:fig5a", "Fig. 5a: d_util of the vanilla, guided and random ModelNet40 sweeps",
@@ -191,7 +193,7 @@ ARTIFACTS = _artifacts(
              (_option("--views", "views_csv", "the three-view study's CSV"), _option("--md", "out_md"), META),
              rule="views_table", datasets=("modelnet40",), studies=("views",), inputs={"views_csv": "views.csv"},
              outputs={"out_md": "tables/modelnet40_views.md", "meta": "tables/modelnet40_views.meta.json"},
-             paper="text"),
+             paper="text", target="out_md"),
     Artifact("fig2b", help="Fig. 2b: d_util / d_speed histograms of the NVGesture learning-rate sweep",
              datasets=("nvgesture",), paper="fig2b", **{**_SWEEP, "function": "figures:fig2b"}),
     Artifact("fig5b", "figures:fig5b", "Fig. 5b: d_util of the vanilla, guided and random NVGesture sweeps",
