@@ -13,7 +13,7 @@ from greedy import cli
 from helpers import REPO
 
 SUBCOMMANDS = ["prepare", "train", "utilization", "collect", "sweep-lrs", "expected-d-util", "render", "report",
-               "index", "benchmark", "diagnose", "measured"]
+               "index", "benchmark", "diagnose", "measured", "dvc-yaml"]
 
 
 def greedy(*args):
