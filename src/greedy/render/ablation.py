@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 
 from greedy import io, paper, procedure  # noqa: E402
 from greedy.render.figures import _save  # noqa: E402
+from greedy.render.registry import ARTIFACTS  # noqa: E402
 from greedy.render.stats import write_meta  # noqa: E402
 
 STATES = ("clean", "carried")
@@ -149,7 +150,8 @@ def render(ablation_csv: str, out_csv: str, out_md: str, out_png: str, meta: str
            f"({setting.get('train_size') or 'all'} training digits, ≤ {setting.get('max_epochs') or 'max_epochs'} epochs)")
     summary = {f"{r['method']}/{r['variant']}": {s: r.get(f"{s}_test_acc") for s in STATES}
                for r in frame.to_dict("records") if r["how"] == "trained"}
-    write_meta(meta, "ablation", [out_csv, out_md, out_png], "ablation", params, int((frame["how"] == "trained").sum()),
+    write_meta(meta, "ablation", [out_csv, out_md, out_png], ARTIFACTS["ablation"].rule, params,
+               int((frame["how"] == "trained").sum()),
                summary=summary)
     if metrics:
         io.write_json(metrics, summary)

@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 from scipy.stats import gaussian_kde  # noqa: E402
 
 from greedy import io, paper  # noqa: E402
-from greedy.render.registry import method  # noqa: E402
+from greedy.render.registry import ARTIFACTS, method  # noqa: E402
 from greedy.render.stats import (LABELS, _completed, _counted, _diverged, _grouped, _mean, _models,  # noqa: E402
                                  _most_different_pairing, _named_csvs, _records, _ends, _short, stopping,
                                  stopping_text, write_meta)
@@ -97,21 +97,21 @@ def _pairing_histograms(artifact_id: str, title: str, expected: dict, dataset: s
 def fig7(sweep_csv: str, out_png: str, meta: str, params: dict, metrics: str | None = None) -> dict:
     """Fig. 7: d_util and d_speed of the Colored-and-gray-MNIST learning-rate sweep."""
     return _pairing_histograms("fig7", "Colored-and-gray-MNIST learning-rate sweep, paper Fig. 7",
-                               paper.FIG7_ABS_E_D_UTIL, "cmnist", "sweep_histograms", sweep_csv, out_png, meta, params,
-                               metrics)
+                               paper.FIG7_ABS_E_D_UTIL, "cmnist", ARTIFACTS["fig7"].rule, sweep_csv, out_png, meta,
+                               params, metrics)
 
 
 def fig2a(sweep_csv: str, out_png: str, meta: str, params: dict, metrics: str | None = None) -> dict:
     """Fig. 2a: d_util and d_speed of the ModelNet40 learning-rate sweep (front+rear vs front+front)."""
     return _pairing_histograms("fig2a", "ModelNet40 learning-rate sweep, paper Fig. 2a",
-                               paper.FIG2A_ABS_E_D_UTIL, "modelnet40", "sweep_histograms", sweep_csv, out_png, meta,
+                               paper.FIG2A_ABS_E_D_UTIL, "modelnet40", ARTIFACTS["fig2a"].rule, sweep_csv, out_png, meta,
                                params, metrics)
 
 
 def fig2b(sweep_csv: str, out_png: str, meta: str, params: dict, metrics: str | None = None) -> dict:
     """Fig. 2b: d_util and d_speed of the NVGesture learning-rate sweep (rgb+depth vs rgb+rgb)."""
     return _pairing_histograms("fig2b", "NVGesture learning-rate sweep, paper Fig. 2b",
-                               paper.FIG2B_ABS_E_D_UTIL, "nvgesture", "sweep_histograms", sweep_csv, out_png, meta,
+                               paper.FIG2B_ABS_E_D_UTIL, "nvgesture", ARTIFACTS["fig2b"].rule, sweep_csv, out_png, meta,
                                params, metrics)
 
 
@@ -146,7 +146,8 @@ def _method_histograms(artifact_id: str, title: str, expected: dict, rule: str, 
 
 def fig5c(sweep_csv: str, method_sweep_csv: str, pairing: str, out_png: str, meta: str, params: dict) -> dict:
     """Fig. 5 on CMNIST, an extension: the paper shows it for ModelNet40 and NVGesture only."""
-    return _method_histograms("fig5c", "Colored-and-gray-MNIST (extension of the paper's Fig. 5)", {}, "method_histograms",
+    return _method_histograms("fig5c", "Colored-and-gray-MNIST (extension of the paper's Fig. 5)", {},
+                              ARTIFACTS["fig5c"].rule,
                               "extension: the paper shows Fig. 5 for ModelNet40 and NVGesture only",
                               sweep_csv, method_sweep_csv, pairing, out_png, meta, params)
 
@@ -154,14 +155,14 @@ def fig5c(sweep_csv: str, method_sweep_csv: str, pairing: str, out_png: str, met
 def fig5a(sweep_csv: str, method_sweep_csv: str, pairing: str, out_png: str, meta: str, params: dict) -> dict:
     """Fig. 5a: d_util of the vanilla, guided and random ModelNet40 sweeps."""
     return _method_histograms("fig5a", "ModelNet40, paper Fig. 5a",
-                              paper.FIG5A_E_D_UTIL, "method_histograms", paper.ARTIFACTS["fig5a"],
+                              paper.FIG5A_E_D_UTIL, ARTIFACTS["fig5a"].rule, paper.ARTIFACTS["fig5a"],
                               sweep_csv, method_sweep_csv, pairing, out_png, meta, params)
 
 
 def fig5b(sweep_csv: str, method_sweep_csv: str, pairing: str, out_png: str, meta: str, params: dict) -> dict:
     """Fig. 5b: d_util of the vanilla, guided and random NVGesture sweeps."""
     return _method_histograms("fig5b", "NVGesture, paper Fig. 5b",
-                              paper.FIG5B_E_D_UTIL, "method_histograms", paper.ARTIFACTS["fig5b"],
+                              paper.FIG5B_E_D_UTIL, ARTIFACTS["fig5b"].rule, paper.ARTIFACTS["fig5b"],
                               sweep_csv, method_sweep_csv, pairing, out_png, meta, params)
 
 
@@ -191,7 +192,7 @@ def figlr(sweeps: list[str], out_png: str, meta: str, params: dict) -> dict:
     _save(fig, out_png)
     models = pd.concat(shown)
     stop = stopping(models)
-    write_meta(meta, "figlr", [out_png, *named.values()], "figlr", params, len(models), summary=summary,
+    write_meta(meta, "figlr", [out_png, *named.values()], ARTIFACTS["figlr"].rule, params, len(models), summary=summary,
                paper=paper.ARTIFACTS["figlr"], stopping=stop, caption=stopping_text(stop))
     return summary
 
@@ -224,7 +225,7 @@ def dspeed(guided_status: str, vanilla_status: str, out_png: str, meta: str, par
     axes[-1].set_xlabel("training step")
     _save(fig, out_png)
     stop = stopping(pd.DataFrame(runs))
-    write_meta(meta, "dspeed_steps", [out_png], "dspeed_plot", params, 2, summary=summary,
+    write_meta(meta, "dspeed_steps", [out_png], ARTIFACTS["dspeed"].rule, params, 2, summary=summary,
                paper="extension: d_speed over training with the re-balancing windows of Algorithm 1",
                stopping=stop, caption=stopping_text(stop))
     return summary

@@ -10,6 +10,7 @@ import pandas as pd
 from greedy import io, paper
 from greedy.render import figures
 from greedy.render.figures import _against
+from greedy.render.registry import ARTIFACTS
 from greedy.render.stats import (LABELS, _at, _completed, _counted, _ends, _grouped, _mean, _models, _records,
                                  _require, _spearman, stopping, stopping_text, write_meta)
 
@@ -37,7 +38,7 @@ def _versus_lambda(artifact_id: str, columns: list[str], l1_csv: str, out_png: s
                  fontsize=9)
     figures._save(fig, out_png)
     summary = {"per_lambda": _records(table, "l1"), "trend": {c: _ends(table, "l1", c) for c in columns}}
-    write_meta(meta, artifact_id, [out_png, l1_csv], "l1_figures", params, len(frame), **summary,
+    write_meta(meta, artifact_id, [out_png, l1_csv], ARTIFACTS[artifact_id].rule, params, len(frame), **summary,
                lambda_zero_runs=unplotted, paper=paper.ARTIFACTS[artifact_id], stopping=stop,
                caption=stopping_text(stop))
     return summary
@@ -71,7 +72,7 @@ def fig8(l1_csv: str, out_png: str, meta: str, params: dict) -> dict:
     figures._save(fig, out_png)
     summary = {"per_lambda": _records(table, "l1"),
                "spearman_with_R": {c: _spearman(done.R, done[c]) for c in columns}}
-    write_meta(meta, "fig8", [out_png, l1_csv], "l1_figures", params, len(frame), **summary,
+    write_meta(meta, "fig8", [out_png, l1_csv], ARTIFACTS["fig8"].rule, params, len(frame), **summary,
                paper=paper.ARTIFACTS["fig8"], stopping=stop, caption=stopping_text(stop))
     return summary
 
@@ -112,7 +113,7 @@ def fig9a(sensitivity_csv: str, out_png: str, meta: str, params: dict) -> dict:
                "measured": {"abs_d_util_at_chosen_Q": _at(table, "rebalance_steps", chosen, "abs_d_util_mean"),
                             "abs_d_util_at_Q_loses_control": _at(table, "rebalance_steps", lost, "abs_d_util_mean")}}
     stop = stopping(study)
-    write_meta(meta, "fig9a", [out_png, sensitivity_csv], "fig9a", params, len(study), **summary,
+    write_meta(meta, "fig9a", [out_png, sensitivity_csv], ARTIFACTS["fig9a"].rule, params, len(study), **summary,
                rows_without_Q=outside, paper=paper.ARTIFACTS["fig9a"],
                paper_values={"chosen_Q": chosen, "Q_loses_control": lost}, stopping=stop, caption=stopping_text(stop))
     return summary
@@ -146,7 +147,7 @@ def fig9b(alpha_csv: str, expected_json: str, out_png: str, meta: str, params: d
                "measured": {"abs_d_util_up_to_works": _mean(done[done.alpha_fraction <= works].d_util.abs()),
                             "abs_d_util_above_works": _mean(done[done.alpha_fraction > works].d_util.abs())}}
     stop = stopping(study)
-    write_meta(meta, "fig9b", [out_png, alpha_csv, expected_json], "fig9b", params, len(study),
+    write_meta(meta, "fig9b", [out_png, alpha_csv, expected_json], ARTIFACTS["fig9b"].rule, params, len(study),
                **summary, expected=expected, rows_without_alpha=outside, paper=paper.ARTIFACTS["fig9b"],
                paper_values={"alpha_fraction_works": works, "chosen_alpha": paper.FIG9["chosen_alpha"]},
                stopping=stop, caption=stopping_text(stop))

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from greedy import io, paper
-from greedy.render.registry import METHODS, method as declared
+from greedy.render.registry import ARTIFACTS, METHODS, method as declared
 from greedy.render.stats import (_completed, _diverged, _epochs, _mean, _mean_std, _named_csvs, _number,
                                  _plus_minus, _short, stopping, stopping_text, write_meta)
 
@@ -26,7 +26,7 @@ def unimodal(sweep_csv: str, out_csv: str, out_md: str, meta: str, params: dict,
     table = pd.DataFrame(rows)
     io.write_csv(out_csv, table)
     io.write_text(out_md, table.to_markdown(index=False, floatfmt=".2f") + "\n")
-    write_meta(meta, f"text:{dataset}_unimodal", [out_csv, out_md], "unimodal_table", params, len(frame),
+    write_meta(meta, f"text:{dataset}_unimodal", [out_csv, out_md], ARTIFACTS["unimodal"].rule, params, len(frame),
                values={r["modality"]: _number(r["test_acc_mean"]) for r in rows}, paper=quoted,
                stopping=stopping(frame))
     if metrics:
@@ -67,7 +67,7 @@ def views(views_csv: str, out_md: str, meta: str, params: dict) -> pd.DataFrame:
                   "ours (mean ± std over runs) beside the paper's text (Δ = ours − paper).\n\n"
                   + shown.to_markdown(index=False, disable_numparse=True) + "\n")  # keep "+0.100" as written
     stop = stopping(frame)
-    write_meta(meta, "text:modelnet40_three_views", [out_md, views_csv], "views_table", params,
+    write_meta(meta, "text:modelnet40_three_views", [out_md, views_csv], ARTIFACTS["views"].rule, params,
                len(frame), values={r["method"]: _number(r["test_acc_mean"]) for r in rows},
                stds={r["method"]: _number(r["test_acc_std"]) for r in rows},
                d_util={r["method"]: r["d_util_mean"] for r in rows}, paper=quoted, stopping=stop,
@@ -198,7 +198,7 @@ def table1(unimodal_csv, table1_csv, out_prefix: str, meta: str, params: dict) -
     reproduced = table[table.status == "reproduced"]
     stops = {_table1_key(method, dataset): value[4] for (method, dataset), value in ours.items()}
     measured_how = {_table1_key(method, dataset): value[5] for (method, dataset), value in ours.items()}
-    write_meta(meta, "table1", [f"{out_prefix}.csv", f"{out_prefix}.md", f"{out_prefix}.tex"], "table1",
+    write_meta(meta, "table1", [f"{out_prefix}.csv", f"{out_prefix}.md", f"{out_prefix}.tex"], ARTIFACTS["table1"].rule,
                params, n_models,
                cells={f"{r.method}/{r.dataset}": {"ours_mean": r.ours_mean, "ours_std": r.ours_std,
                                                   "paper_mean": r.paper_mean, "paper_std": r.paper_std,
