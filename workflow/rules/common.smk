@@ -211,7 +211,6 @@ def render_rule(name, made):
         recorded=lambda w: dataset_params(pick(w)[1], *pick(w)[0].studies),
         log=f"logs/render/{meta[: -len('.meta.json')]}.log",
         shell=f"greedy render {command} {' '.join(flags)} --params-json {{params.recorded:q}} > {{log}} 2>&1",
-        doc=f"{first.help} ({', '.join(by_id)}; generated from the registry).",
     )
 
 
