@@ -22,10 +22,10 @@ STAGES = ("data", "cmnist_unimodal", "cmnist_sweep", "cmnist_method_sweep", "cmn
           "modelnet40_table1", "modelnet40_sensitivity", "modelnet40_views", "nvgesture_unimodal",
           "nvgesture_sweep", "nvgesture_method_sweep", "nvgesture_table1", "figlr", "table1", "table1_metrics",
           "results_index")
-# Modules of src/greedy that no DVC stage runs (diagnosis and benchmarking tools).
-# (ablation.py: the old name of greedy.render.ablation, kept for imports; dvcfile.py writes dvc.yaml.)
+# Modules of src/greedy that no DVC stage runs (diagnosis and benchmarking tools; dvcfile.py
+# writes dvc.yaml).
 NOT_IN_THE_PIPELINE = {"__init__.py", "benchmark.py", "cost.py", "diagnose.py", "flops.py", "measured.py",
-                       "ablation.py", "dvcfile.py"}
+                       "dvcfile.py"}
 
 
 @pytest.fixture(scope="module")

@@ -80,7 +80,7 @@ def test_missing_file_is_named(tmp_path):
 def test_cli_reports_bad_params_without_a_traceback_of_training(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("seed: -1\n")
-    result = subprocess.run([sys.executable, "-m", "greedy.train", "--params", str(REPO / "params.yaml"),
+    result = subprocess.run([sys.executable, "-m", "greedy.cli", "train", "--params", str(REPO / "params.yaml"),
                              str(bad), "--modalities", "gray", "--lr", "0.1", "--seed", "0",
                              "--run-dir", str(tmp_path / "run")], capture_output=True, text=True)
     assert result.returncode != 0 and "seed" in result.stderr

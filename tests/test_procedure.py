@@ -146,7 +146,7 @@ def test_gradient_reset_is_inert_without_rebalancing():
 # --- counting perfect epochs -----------------------------------------------------------------
 
 def test_consecutive_and_cumulative_counting():
-    from greedy.ablation import stop_epoch
+    from greedy.render.ablation import stop_epoch
     history = [1.0, 1.0, 0.99, 1.0, 1.0, 0.98, 1.0]
     consecutive = cumulative = 0
     for acc in history:
