@@ -8,7 +8,7 @@ import torch
 from torch._dynamo.utils import counters
 
 from helpers import SUBSET_ROOT
-from greedy import compiling, io
+from greedy import compiling, fileio
 from greedy.config import run_hash
 from greedy.data import cmnist
 from greedy.evaluation import build_for_config, splits_for_config
@@ -123,6 +123,6 @@ def test_compiled_training_agrees_with_eager_and_repeats_exactly(tiny_config, sm
                                   pd.read_csv(tmp_path / "again" / "metrics.csv").drop(columns="seconds"))
     for run in ("compiled", "eager"):
         best = torch.load(tmp_path / run / "best.pt", weights_only=False)["model"]
-        last = io.torch_load_verified(tmp_path / run / "last.pt")["model"]
+        last = fileio.torch_load_verified(tmp_path / run / "last.pt")["model"]
         assert set(best) == set(last) == set(build_for_config(config(False), splits_for_config(config(False)),
                                                               "cpu").state_dict())

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchvision.datasets import MNIST
 
-from greedy import io
+from greedy import fileio
 from greedy.data import load_splits
 from greedy.data import cmnist
 from greedy.data.mnist import fetch_mnist, make_subset
@@ -32,7 +32,7 @@ def test_manifest_counts_and_checksums(built):
     assert manifest["counts"] == {"train": 3000, "test": 1000}
     assert manifest["validation_split"] == "test"
     for name, entry in manifest["files"].items():
-        assert io.sha256(out / entry["path"]) == entry["sha256"]
+        assert fileio.sha256(out / entry["path"]) == entry["sha256"]
     train = cmnist.load_split(out, "train")
     assert train["gray"].dtype == torch.uint8 and train["gray"].shape == (3000, 28, 28)
     assert train["color"].shape == (3000, 3) and train["label"].shape == (3000,)

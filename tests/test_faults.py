@@ -24,7 +24,7 @@ import pytest
 import torch
 
 from helpers import REPO, env_for, git_clone, use_smoke_overlay
-from greedy import io
+from greedy import fileio
 from greedy.studies import collect
 from greedy.utilization import evaluate_run
 
@@ -56,7 +56,7 @@ def _train(config: dict, run_dir: Path, kill_at: int = 0) -> int:
 
 def _outcome(run_dir: Path) -> dict:
     """Everything a run leaves that the studies read, minus wall-clock times."""
-    status = io.read_json(run_dir / "status.json")
+    status = fileio.read_json(run_dir / "status.json")
     status.pop("wall_seconds")
     status["config"]["training"].pop("checkpoint_minutes")  # when checkpoints are written, not what
     best = torch.load(run_dir / "best.pt", weights_only=False)
@@ -153,16 +153,16 @@ def test_damaged_checkpoint_is_detected_and_training_goes_on_from_the_state_befo
 
 def test_a_killed_write_never_leaves_a_file_that_looks_complete(tmp_path):
     target = tmp_path / "metrics.csv"
-    io.write_text(target, "complete,old\n")
+    fileio.write_text(target, "complete,old\n")
     writer = subprocess.Popen([sys.executable, "-c", f"""
 import time
-from greedy import io
+from greedy import fileio
 def slow(tmp):
     with open(tmp, "w") as f:
         f.write("half")
         f.flush()
         time.sleep(60)
-io.atomic_write({str(target)!r}, slow)
+fileio.atomic_write({str(target)!r}, slow)
 """])
     deadline = time.monotonic() + 30
     while not list(tmp_path.glob(".metrics.csv.*.tmp")):
@@ -184,7 +184,7 @@ def test_a_diverged_run_in_a_sweep_is_recorded_evaluated_and_counted(tiny_config
         out = tmp_path / f"lr{lr:g}.json"
         evaluate_run(run_dir, out, device="cpu")
         files.append(str(out))
-    assert io.read_json(tmp_path / "lr1e+06" / "status.json")["status"] == "diverged"
+    assert fileio.read_json(tmp_path / "lr1e+06" / "status.json")["status"] == "diverged"
     frame = collect(files)
     assert len(frame) == 2 and sorted(frame["status"]) == ["completed", "diverged"]
     diverged = frame[frame["status"] == "diverged"].iloc[0]

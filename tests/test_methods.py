@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 import torch
 
-from greedy import io
+from greedy import fileio
 from greedy.methods import Guided, Random, make_method
 from greedy.train import train
 
@@ -104,7 +104,7 @@ def test_guided_training_run_logs_its_steps(tiny_config, tmp_path):
     speed = pd.read_csv(tmp_path / "run" / "speed.csv")
     assert speed["step"].tolist() == steps[steps.kind == "regular"]["step"].tolist()
     # the gate means count the samples of regular steps only (64 per step here)
-    model_state = io.torch_load_verified(tmp_path / "run" / "last.pt")["model"]
+    model_state = fileio.torch_load_verified(tmp_path / "run" / "last.pt")["model"]
     assert model_state["fusions.2.gate_count"].item() == 64 * len(speed)
 
 
@@ -159,7 +159,7 @@ def test_rubi_run_trains_and_resumes_its_bias_heads(tiny_config, tmp_path):
     config = tiny_config(max_epochs=2)
     config["method"], config["method_params"] = "rubi", {"bias_branch": 0}
     assert train(config, tmp_path / "run")["status"] == "completed"
-    state = io.torch_load_verified(tmp_path / "run" / "last.pt")["method"]
+    state = fileio.torch_load_verified(tmp_path / "run" / "last.pt")["method"]
     assert set(state) == {"bias_classifier", "bias_output"}
 
 
@@ -234,7 +234,7 @@ def test_gradient_blending_run_holds_out_training_data(tiny_config, tmp_path):
     assert "holdout_loss_fused" in metrics
     steps = pd.read_csv(tmp_path / "run" / "steps.csv")
     assert len(steps[steps.epoch == 0]) == 5  # 288 of 384 digits in batches of 64
-    state = io.torch_load_verified(tmp_path / "run" / "last.pt")["method"]
+    state = fileio.torch_load_verified(tmp_path / "run" / "last.pt")["method"]
     assert len(state["snapshots"]) == 3
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from greedy import io
+from greedy import fileio
 from greedy.data import modelnet40 as mn
 
 from helpers import REPO
@@ -77,7 +77,7 @@ def test_manifest_sha256_and_no_temporary_files(prepared):
     assert manifest == mn.read_manifest(out)
     assert set(manifest["sha256"]) == {f"{s}_{k}.npy" for s in mn.SPLITS for k in ("images", "labels")}
     for name, digest in manifest["sha256"].items():
-        assert io.sha256(out / name) == digest
+        assert fileio.sha256(out / name) == digest
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
@@ -160,7 +160,7 @@ def test_archive_checksum_then_safe_extraction(tree, tmp_path, capsys):
         mn.fetch(root, archive, sha256="0" * 64)
     assert not root.exists()
     assert mn.fetch(root, archive, sha256=None) == root  # unknown checksum: printed, not refused
-    assert io.sha256(archive) in capsys.readouterr().out
+    assert fileio.sha256(archive) in capsys.readouterr().out
     assert mn.counts(mn.scan(root)) == mn.counts(mn.scan(tree))
     assert [p.name for p in root.parent.iterdir()] == [mn.TREE_NAME]  # no extraction leftovers
     assert mn.fetch(root, tmp_path / "absent.tar.gz") == root  # an extracted tree needs no archive

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from greedy import data as registry
-from greedy import io
+from greedy import fileio
 from greedy.data import DataMissing
 from greedy.data import nvgesture as nv
 
@@ -109,7 +109,7 @@ def test_fixture_has_the_real_layout_and_decodable_videos(tree):
     lengths = sorted(c.sensors["color"].length for c in [*train.values(), *test.values()])
     assert lengths == [FRAMES // 2] + [FRAMES] * (len(lengths) - 1)  # one short clip
     assert [c.name for c in train.values() if c.mismatched] == ["Video_data/class_01/subject1_r0"]
-    assert io.read_json(tree / nv.FIXTURE_MARKER)["frames"] == FRAMES
+    assert fileio.read_json(tree / nv.FIXTURE_MARKER)["frames"] == FRAMES
 
 
 def test_fixture_motion_depends_on_the_class(tree):
@@ -162,7 +162,7 @@ def test_manifest_sha256_and_no_temporary_files(prepared):
     out, manifest = prepared
     assert set(manifest["sha256"]) == {f"{s}_{k}.npy" for s in nv.SPLITS for k in ("rgb", "depth", "lengths", "labels")}
     for name, digest in manifest["sha256"].items():
-        assert io.sha256(out / name) == digest
+        assert fileio.sha256(out / name) == digest
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 

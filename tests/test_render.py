@@ -221,7 +221,7 @@ def unrasterised(monkeypatch):
     of figures whose drawing other tests already exercise (fig3, fig4 and fig8 share it with fig9)."""
     def save(fig, out_png):
         render.figures.plt.close(fig)
-        render.figures.io.write_text(out_png, "not rasterised in this test")
+        render.figures.fileio.write_text(out_png, "not rasterised in this test")
     monkeypatch.setattr(render.figures, "_save", save)
 
 

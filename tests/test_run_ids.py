@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from greedy import io
+from greedy import fileio
 from greedy.config import deep_merge, result_identity, run_config, run_hash
 from greedy.data import data_dir
 from greedy.studies import study_runs
@@ -118,4 +118,4 @@ def test_trainer_reuses_a_run_after_a_device_or_eval_batch_change(tiny_config, t
     monkeypatch.setattr(trainer, "train_one_epoch", lambda *a, **k: pytest.fail("retrained"))
     assert train(again, tmp_path / "run") == first
     # the full configuration, device included, stays in config.json for provenance
-    assert io.read_json(tmp_path / "run" / "config.json")["device"] == "cpu"
+    assert fileio.read_json(tmp_path / "run" / "config.json")["device"] == "cpu"

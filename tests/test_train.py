@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from greedy import io
+from greedy import fileio
 from greedy.train import train
 from greedy.utilization import evaluate_run
 
@@ -86,7 +86,7 @@ def test_diverged_run_is_recorded_not_raised(tiny_config, tmp_path):
     summary = train(tiny_config(lr=1e10), tmp_path / "run")
     assert summary["status"] == "diverged"
     assert summary["diverged_epoch"] == 0
-    assert io.read_json(tmp_path / "run" / "status.json")["status"] == "diverged"
+    assert fileio.read_json(tmp_path / "run" / "status.json")["status"] == "diverged"
     result = evaluate_run(tmp_path / "run")
     assert result["status"] == "diverged" and result["d_util"] is None
 
@@ -207,7 +207,7 @@ def test_l1_penalty_shrinks_weights(tiny_config, tmp_path):
     sparse["training"]["l1"] = 1e-2
     train(plain, tmp_path / "plain")
     train(sparse, tmp_path / "sparse")
-    norm = lambda run: sum(v.abs().sum().item() for k, v in io.torch_load_verified(
+    norm = lambda run: sum(v.abs().sum().item() for k, v in fileio.torch_load_verified(
         tmp_path / run / "last.pt")["model"].items() if "weight" in k)
     assert norm("sparse") < norm("plain")
 

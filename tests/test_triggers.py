@@ -11,7 +11,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from greedy import io
+from greedy import fileio
 from greedy.fingerprint import training_code_files, training_code_fingerprint
 
 from helpers import copy_project, run
@@ -63,7 +63,7 @@ def test_trainer_does_not_resume_or_reuse_runs_of_other_training_code(tiny_confi
     config = tiny_config(max_epochs=2)
     first = trainer.train(config, tmp_path / "run")
     assert first["training_code"] == training_code_fingerprint()
-    assert io.read_json(tmp_path / "run" / "status.json")["training_code"] == first["training_code"]
+    assert fileio.read_json(tmp_path / "run" / "status.json")["training_code"] == first["training_code"]
     # same code: the finished run is reused as it is
     assert trainer.train(config, tmp_path / "run") == first
     # other code: status.json is not reused and last.pt is not resumed; the run starts from epoch 0
@@ -157,5 +157,5 @@ def test_editing_training_code_retrains_every_run(fast_run):
     for path in (fast_run / "results" / "runs").rglob("status.json"):
         log = (path.parent / "train.log").read_text()
         assert "written by other training code" in log and "starting fresh" in log, path
-        assert io.read_json(path)["training_code"] == training_code_fingerprint(fast_run / "src" / "greedy")
+        assert fileio.read_json(path)["training_code"] == training_code_fingerprint(fast_run / "src" / "greedy")
     assert _scheduled(fast_run) == {}

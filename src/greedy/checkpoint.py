@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from greedy import io
+from greedy import fileio
 
 CHECKPOINTS = ("last.pt", "previous.pt")  # newest first
 REQUIRED = {"config_hash", "model", "optimizer", "method", "state", "rng"}
@@ -24,7 +24,7 @@ def save_checkpoint(run_dir: Path, payload: dict) -> None:
     last, previous = (run_dir / name for name in CHECKPOINTS)
     if last.exists():
         os.replace(last, previous)
-    io.torch_save_verified(last, payload)
+    fileio.torch_save_verified(last, payload)
 
 
 def load_checkpoint(run_dir: Path, device, log: logging.Logger) -> dict | None:
@@ -36,12 +36,12 @@ def load_checkpoint(run_dir: Path, device, log: logging.Logger) -> dict | None:
         if not path.exists():
             continue
         try:
-            checkpoint = io.torch_load_verified(path, map_location=device)
+            checkpoint = fileio.torch_load_verified(path, map_location=device)
             missing = REQUIRED - set(checkpoint)
             if missing:
-                raise io.CorruptFileError(f"{path}: missing {sorted(missing)}")
+                raise fileio.CorruptFileError(f"{path}: missing {sorted(missing)}")
             return checkpoint
-        except io.CorruptFileError as error:
+        except fileio.CorruptFileError as error:
             corrupt = path.with_name(path.name + ".corrupt")
             os.replace(path, corrupt)
             log.warning("%s; moved to %s, resuming from the state before it", error, corrupt)

@@ -190,8 +190,8 @@ def run(args: argparse.Namespace) -> dict:
     result = {"throughput": throughput, "epochs": epochs, "epochs_source": epochs_source,
               "device_kind": kind, "projection": rows}
     if args.out:
-        from greedy import io
-        io.write_json(args.out, result)
+        from greedy import fileio
+        fileio.write_json(args.out, result)
     if not math.isfinite(throughput["train_samples_per_s"]):
         raise SystemExit("greedy cost: training throughput could not be measured")
     return result

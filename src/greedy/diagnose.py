@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from greedy import io
+from greedy import fileio
 from greedy.evaluation import collect_logits, load_run
 
 
@@ -39,7 +39,7 @@ def branch_votes(model, batches, device, colour_class: torch.Tensor | None = Non
 
 def diagnose_run(run_dir, device: str | None = None) -> dict:
     run_dir = Path(run_dir)
-    status = io.read_json(run_dir / "status.json")
+    status = fileio.read_json(run_dir / "status.json")
     if status["status"] != "completed":
         return {"run": str(run_dir), "status": status["status"]}
     run = load_run(run_dir, device)
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         results.append(diagnose_run(run_dir, args.device))
         print(json.dumps(results[-1]))
     if args.out:
-        io.write_json(args.out, results)
+        fileio.write_json(args.out, results)
     return results
 
 

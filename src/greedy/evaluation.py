@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from greedy import io
+from greedy import fileio
 from greedy.compiling import eager
 from greedy.data import Splits, carve_holdout, load_splits
 from greedy.models import MultiBranchNet, build_model, load_pretrained
@@ -131,7 +131,7 @@ def load_run(run_dir, device: str | None = None) -> LoadedRun:
     """Load a completed run's best-validation model and its data; `device` overrides the one the
     run's configuration names (e.g. evaluate a GPU-trained run on the CPU)."""
     run_dir = Path(run_dir)
-    status = io.read_json(run_dir / "status.json")
+    status = fileio.read_json(run_dir / "status.json")
     if status["status"] != "completed" or not (run_dir / "best.pt").exists():
         raise ValueError(f"{run_dir}: status {status['status']!r}, no best-validation model to load")
     config = status["config"]

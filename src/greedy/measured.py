@@ -15,7 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
-from greedy import io
+from greedy import fileio
 from greedy.studies import collect
 
 SMALL_OUTPUTS = ("status.json", "config.json", "metrics.csv", "steps.csv", "speed.csv", "utilization.json")
@@ -37,14 +37,14 @@ def save(results_dir: str | Path, dataset: str, study: str, out_dir: str | Path 
         for name in SMALL_OUTPUTS:
             if (run_dir / name).exists():
                 shutil.copyfile(run_dir / name, dest / name)
-        utilization = io.read_json(dest / "utilization.json")
+        utilization = fileio.read_json(dest / "utilization.json")
         utilization["run"] = str(dest)  # the study CSV points at the kept copy
-        io.write_json(dest / "utilization.json", utilization)
+        fileio.write_json(dest / "utilization.json", utilization)
         finished.append(str(dest / "utilization.json"))
     unfinished += sum(1 for p in source.rglob("last.pt") if not (p.parent / "status.json").exists())
     if not finished:
         raise SystemExit(f"greedy measured: no finished run of {dataset}/{study} under {source}")
-    io.write_csv(target / f"{study}.csv", collect(finished))
+    fileio.write_csv(target / f"{study}.csv", collect(finished))
     return {"study": f"{dataset}/{study}", "runs": len(finished), "unfinished": unfinished,
             "csv": str(target / f"{study}.csv")}
 

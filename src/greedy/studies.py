@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from greedy import io, procedure
+from greedy import fileio, procedure
 from greedy.config import deep_merge, load_params, run_config, run_hash
 from greedy.data import data_dir
 
@@ -152,7 +152,7 @@ def collect(utilization_files: list[str], progress: bool = False) -> pd.DataFram
     each run stopped (epochs_run; stopped_by: perfect_train, epoch_cap or diverged)."""
     rows = []
     for path in tqdm(utilization_files, desc="collect", unit="run", disable=not progress):
-        result = io.read_json(path)
+        result = fileio.read_json(path)
         rows.append({"run": result["run"], "pairing": "+".join(result["modalities"]),
                      "modalities": len(result["modalities"]), "method": result["method"],
                      "lr": result["lr"], "seed": result["seed"], "status": result["status"],
@@ -173,7 +173,7 @@ def collect(utilization_files: list[str], progress: bool = False) -> pd.DataFram
 def write_sweep_lrs(params: dict, out: str, dataset: str = "cmnist") -> list[float]:
     """The learning-rate sweep's learning rates as a CSV (lr_index, lr)."""
     lrs = sweep_learning_rates(params, dataset)
-    io.write_csv(out, pd.DataFrame({"lr_index": range(len(lrs)), "lr": lrs}))
+    fileio.write_csv(out, pd.DataFrame({"lr_index": range(len(lrs)), "lr": lrs}))
     return lrs
 
 
@@ -188,7 +188,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     if not args.files and not args.allow_empty:
         raise SystemExit("greedy collect: give the utilization JSONs to collect")
-    io.write_csv(args.out, collect(args.files, progress=len(args.files) > 20))
+    fileio.write_csv(args.out, collect(args.files, progress=len(args.files) > 20))
     print(json.dumps({"out": args.out, "runs": len(args.files)}))
 
 
@@ -216,7 +216,7 @@ def add_expected_d_util_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_expected_d_util(args: argparse.Namespace) -> None:
     expected = expected_d_util(args.study_csv, args.pairing)
-    io.write_json(args.out, expected)
+    fileio.write_json(args.out, expected)
     print(json.dumps(expected))
 
 

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from greedy import compiling, io, procedure
+from greedy import compiling, fileio, procedure
 from greedy.checkpoint import Checkpointer
 from greedy.config import run_hash
 from greedy.fingerprint import training_code_fingerprint
@@ -239,7 +239,7 @@ def _train(config: dict, run_dir: Path, splits: Splits | None, progress: bool,
     if done is not None:
         return done
     log = _logger(run_dir)
-    io.write_json(run_dir / "config.json", config)
+    fileio.write_json(run_dir / "config.json", config)
     device = resolve_device(config["device"])
     training = config["training"]
     switches = config.get("procedure") or procedure.PRESETS["paper"]
@@ -317,7 +317,7 @@ def _train(config: dict, run_dir: Path, splits: Splits | None, progress: bool,
     summary = {"status": status, "config_hash": config_hash, "training_code": code, "config": config,
                **run_summary(state, stopped_by, model.num_branches, switches["evaluation_state"]),
                "device": str(device), "compiled": isinstance(net, compiling.Compiled) and net.active}
-    io.write_json(run_dir / "status.json", summary)
+    fileio.write_json(run_dir / "status.json", summary)
     return summary
 
 
@@ -334,7 +334,7 @@ def _finished_run(run_dir: Path, config_hash: str, code: str) -> dict | None:
     status_path = run_dir / "status.json"
     if not status_path.exists():
         return None
-    status = io.read_json(status_path)
+    status = fileio.read_json(status_path)
     if status.get("config_hash") != config_hash:
         raise FileExistsError(f"{run_dir} holds a run with another configuration; remove it first")
     if status.get("training_code") == code:
@@ -402,7 +402,7 @@ def _epoch_row(epoch: int, optimizer, speed, train_metrics: dict, states: dict, 
 def _save_best(run_dir: Path, model, config: dict, epoch: int, states: dict, carried_kind: str, d_speed: float,
                speed) -> None:
     (val, test), (carried_val, carried_test) = states["clean"], states["carried"]
-    io.torch_save(run_dir / "best.pt", {
+    fileio.torch_save(run_dir / "best.pt", {
         "model": model.state_dict(), "config": config, "epoch": epoch + 1,
         "val": val, "test": test, "carried_kind": carried_kind, "carried_val": carried_val,
         "carried_test": carried_test, "d_speed": d_speed,
@@ -445,10 +445,10 @@ def best_summary(best: dict | None, num_branches: int, selected: str) -> dict:
 
 
 def _write_tables(run_dir: Path, state: dict) -> None:
-    io.write_csv(run_dir / "metrics.csv", pd.DataFrame(state["history"]))
-    io.write_csv(run_dir / "steps.csv", pd.DataFrame(state["step_log"], columns=["step", "epoch", "kind"]))
+    fileio.write_csv(run_dir / "metrics.csv", pd.DataFrame(state["history"]))
+    fileio.write_csv(run_dir / "steps.csv", pd.DataFrame(state["step_log"], columns=["step", "epoch", "kind"]))
     if state["speed_columns"]:
         frame = pd.DataFrame(state["speed_rows"], columns=["step", "epoch"] + state["speed_columns"])
         if "M_theta1" in frame:
             frame["d_speed"] = d_speed_series(frame)
-        io.write_csv(run_dir / "speed.csv", frame)
+        fileio.write_csv(run_dir / "speed.csv", frame)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from greedy import io
+from greedy import fileio
 from greedy.compiling import eager
 from greedy.evaluation import evaluate, load_run
 from greedy.models import MMTM, MultiBranchNet
@@ -87,7 +87,7 @@ def evaluate_run(run_dir, out_path=None, device: str | None = None) -> dict:
     """d_util, d_speed at the best-validation step and R(f) of a trained run; one JSON. How the
     run stopped (epochs_run, stopped_by) is carried over from its status.json."""
     run_dir = Path(run_dir)
-    status = io.read_json(run_dir / "status.json")
+    status = fileio.read_json(run_dir / "status.json")
     result = {"run": str(run_dir), "status": status["status"], "lr": status["config"]["lr"],
               "seed": status["config"]["seed"], "modalities": status["config"]["modalities"],
               "method": status["config"]["method"], "epochs_run": status.get("epochs_run"),
@@ -112,7 +112,7 @@ def evaluate_run(run_dir, out_path=None, device: str | None = None) -> dict:
                        "test_acc_branches_carried": status.get("test_acc_branches_carried")})
         if state == "carried":
             result["test_acc"] = status["test_acc_carried"]
-    io.write_json(out_path or run_dir / "utilization.json", result)
+    fileio.write_json(out_path or run_dir / "utilization.json", result)
     return result
 
 

@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from greedy import io
+from greedy import fileio
 from greedy.data.batches import EpochBatches
 from greedy.data.mnist import fetch_mnist, make_subset, mnist_digits
 
@@ -172,9 +172,9 @@ def build(mnist_root, out_dir, color_variance: float, validation: str = "test",
         "files": {},
     }
     for name, tensors in splits.items():
-        path = io.torch_save(out_dir / SPLIT_FILES[name], tensors)
-        manifest["files"][name] = {"path": path.name, "sha256": io.sha256(path)}
-    io.write_json(out_dir / "manifest.json", manifest)  # written last: its presence means done
+        path = fileio.torch_save(out_dir / SPLIT_FILES[name], tensors)
+        manifest["files"][name] = {"path": path.name, "sha256": fileio.sha256(path)}
+    fileio.write_json(out_dir / "manifest.json", manifest)  # written last: its presence means done
     return manifest
 
 
@@ -214,7 +214,7 @@ def read_manifest(data_dir) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: prepare the data first "
                                 f"(`greedy prepare` or the Snakemake rule data)")
-    return io.read_json(path)
+    return fileio.read_json(path)
 
 
 def load_split(data_dir, name: str) -> dict:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from greedy import io
+from greedy import fileio
 from greedy.download import download_verified
 from greedy.data import FIXTURE_MARKER, DataMissing, ensure_fixture
 from greedy.data.batches import EpochBatches
@@ -122,7 +122,7 @@ def fetch(root, archive, url: str = URL, sha256: str | None = None,
         except (OSError, RuntimeError) as error:
             raise ModelNet40Missing(f"download failed ({error}).\n"
                                     + missing_message(root, archive, url)) from error
-    found = io.sha256(archive)
+    found = fileio.sha256(archive)
     if sha256 is None:
         print(f"sha256 of {archive}: {found}\n(not yet known: record it as data.modelnet40.sha256 "
               f"in params.yaml so that later runs verify the archive)")
@@ -190,7 +190,7 @@ def default_expected(root) -> dict[str, tuple[int, int]]:
     """The real archive's counts, unless the tree is a fixture that declares its own."""
     marker = Path(root) / FIXTURE_MARKER
     if marker.exists():
-        return {c: tuple(n) for c, n in io.read_json(marker)["counts"].items()}
+        return {c: tuple(n) for c, n in fileio.read_json(marker)["counts"].items()}
     return EXPECTED_COUNTS
 
 
@@ -268,8 +268,8 @@ def prepare(root, out_dir, views: Sequence[int] = (0, 6), validation_fraction: f
         labels = np.array([label for label, _, _ in items], dtype=np.int64)
         files[split] = {"images": f"{split}_images.npy", "labels": f"{split}_labels.npy"}
         # a temporary name in `out`, then one rename: a killed job leaves no half-file
-        io.atomic_write(out / files[split]["images"], fill)
-        io.atomic_write(out / files[split]["labels"], lambda tmp, a=labels: _save(tmp, a))
+        fileio.atomic_write(out / files[split]["images"], fill)
+        fileio.atomic_write(out / files[split]["labels"], lambda tmp, a=labels: _save(tmp, a))
 
     manifest = {
         "dataset": "modelnet40",
@@ -283,13 +283,13 @@ def prepare(root, out_dir, views: Sequence[int] = (0, 6), validation_fraction: f
                            for k, c in enumerate(classes)} for split in SPLITS},
         "totals": {split: len(objects[split]) for split in SPLITS},
         "files": files,
-        "sha256": {f: io.sha256(out / f) for split in SPLITS for f in files[split].values()},
+        "sha256": {f: fileio.sha256(out / f) for split in SPLITS for f in files[split].values()},
         "objects": {split: [f"{classes[o[0]]}/{o[1]}" for o in objects[split]] for split in SPLITS},
         "params": {"views": views, "validation_fraction": validation_fraction, "seed": seed,
                    "size": size, "check_counts": check_counts,
                    "validation": "seeded shuffle of all training objects, not stratified"},
     }
-    io.write_json(out / "manifest.json", manifest)  # written last: its presence means complete
+    fileio.write_json(out / "manifest.json", manifest)  # written last: its presence means complete
     return manifest
 
 
@@ -297,7 +297,7 @@ def read_manifest(data_dir) -> dict:
     path = Path(data_dir) / "manifest.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: prepare the ModelNet40 data first")
-    return io.read_json(path)
+    return fileio.read_json(path)
 
 
 def load_split(data_dir, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from greedy import io
+from greedy import fileio
 from greedy.data import FIXTURE_MARKER
 from greedy.data.modelnet40 import VIEWS_PER_OBJECT
 
@@ -54,6 +54,6 @@ def make_fixture(root, classes: Sequence[str] = FIXTURE_CLASSES,
                 for view in range(VIEWS_PER_OBJECT):
                     path = folder / f"{c}_{number:04d}.obj.shaded_v{view + 1:03d}.png"
                     Image.fromarray(fixture_view(label, len(classes), view, size, rng)).save(path)
-    io.write_json(root / FIXTURE_MARKER, {"counts": {c: list(objects_per_class) for c in classes},
+    fileio.write_json(root / FIXTURE_MARKER, {"counts": {c: list(objects_per_class) for c in classes},
                                           "size": size, "seed": seed})
     return root

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from greedy import io, paper, procedure  # noqa: E402
+from greedy import fileio, paper, procedure  # noqa: E402
 from greedy.render.figures import _save  # noqa: E402
 from greedy.render.registry import ARTIFACTS  # noqa: E402
 from greedy.render.stats import write_meta  # noqa: E402
@@ -54,7 +54,7 @@ def chosen(history: pd.DataFrame, state: str) -> dict:
 def rows_of_run(run_dir: Path, d_util: float | None) -> list[dict]:
     """The table rows of one ablation run: itself, and for a paper-preset run the derived
     cumulative-counting row."""
-    status = io.read_json(run_dir / "status.json")
+    status = fileio.read_json(run_dir / "status.json")
     config = status["config"]
     history = pd.read_csv(run_dir / "metrics.csv")
     switches = procedure.resolve(config.get("procedure"))
@@ -143,8 +143,8 @@ def render(ablation_csv: str, out_csv: str, out_md: str, out_png: str, meta: str
     modalities = frame["modalities"].iloc[0].split("+") if len(frame) else ["m0", "m1"]
     reference = {"guided": "91.01 % (Table 1)", "guided gray branch": "{:.2f} % (footnote)".format(
         paper.GUIDED_CMNIST_GRAY_BRANCH[0]), "vanilla": "45.26 %", "random": "74.07 %"}
-    io.write_csv(out_csv, frame)
-    io.write_text(out_md, markdown(frame, modalities, reference))
+    fileio.write_csv(out_csv, frame)
+    fileio.write_text(out_md, markdown(frame, modalities, reference))
     setting = params.get("studies.cmnist.ablation", {})  # as the rule records it (params_json)
     figure(frame, out_png, "Official-code switches: test accuracy in both evaluation states "
            f"({setting.get('train_size') or 'all'} training digits, ≤ {setting.get('max_epochs') or 'max_epochs'} epochs)")
@@ -154,5 +154,5 @@ def render(ablation_csv: str, out_csv: str, out_md: str, out_png: str, meta: str
                int((frame["how"] == "trained").sum()),
                summary=summary)
     if metrics:
-        io.write_json(metrics, summary)
+        fileio.write_json(metrics, summary)
     return frame

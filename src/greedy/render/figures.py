@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import gaussian_kde  # noqa: E402
 
-from greedy import io, paper  # noqa: E402
+from greedy import fileio, paper  # noqa: E402
 from greedy.render.registry import ARTIFACTS, method  # noqa: E402
 from greedy.render.stats import (LABELS, _completed, _counted, _diverged, _grouped, _mean, _models,  # noqa: E402
                                  _most_different_pairing, _named_csvs, _records, _ends, _short, stopping,
@@ -90,7 +90,7 @@ def _pairing_histograms(artifact_id: str, title: str, expected: dict, dataset: s
     write_meta(meta, artifact_id, [out_png, sweep_csv], rule, params, len(frame), summary=summary,
                paper=paper.ARTIFACTS[artifact_id], stopping=stop, caption=stopping_text(stop))
     if metrics:
-        io.write_json(metrics, summary)
+        fileio.write_json(metrics, summary)
     return summary
 
 
@@ -203,7 +203,7 @@ def dspeed(guided_status: str, vanilla_status: str, out_png: str, meta: str, par
     summary, runs = {}, []
     for ax, (name, status_path) in zip(axes, [("vanilla", vanilla_status), ("guided", guided_status)]):
         run_dir = Path(status_path).parent
-        status = io.read_json(status_path)
+        status = fileio.read_json(status_path)
         speed = pd.read_csv(run_dir / "speed.csv") if (run_dir / "speed.csv").exists() else pd.DataFrame()
         steps = pd.read_csv(run_dir / "steps.csv")
         if len(speed):

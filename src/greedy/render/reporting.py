@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from greedy import io, paper
+from greedy import fileio, paper
 from greedy.render.registry import ARTIFACTS
 from greedy.render.stats import LABELS, _epochs, _models, _plus_minus, _short
 from greedy.render.tables import _table1_label
@@ -175,7 +175,7 @@ def scale_notes(params: dict) -> list[str]:
 
 def report(meta_files: list[str], index_path: str, out: str) -> str:
     """One page: every artifact of the paper, ours beside the paper's, with a verdict."""
-    metas = {m["id"]: m for m in (io.read_json(p) for p in meta_files)}
+    metas = {m["id"]: m for m in (fileio.read_json(p) for p in meta_files)}
     lines = ["# Reproduction report", "",
              f"Every artifact of the paper (REFERENCE section 1). Index: [{index_path}]({Path(index_path).name}).",
              "Verdicts: Table 1 cells agree when our mean is within the paper's ±2 std; figure",
@@ -233,12 +233,12 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
     lines = [line if not line.startswith("| ") else "| " + " | ".join(
         cell.replace("|", "\\|") for cell in line[2:-2].split(" | ")) + " |" for line in lines]
     text = "\n".join(lines) + "\n"
-    io.write_text(out, text)
+    fileio.write_text(out, text)
     return text
 
 
 def index(meta_files: list[str], out: str) -> dict:
-    entries = sorted((io.read_json(p) for p in meta_files), key=lambda e: e["id"])
+    entries = sorted((fileio.read_json(p) for p in meta_files), key=lambda e: e["id"])
     result = {"artifacts": entries}
-    io.write_json(out, result)
+    fileio.write_json(out, result)
     return result

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from greedy import io, paper
+from greedy import fileio, paper
 from greedy.render import figures
 from greedy.render.figures import _against
 from greedy.render.registry import ARTIFACTS
@@ -122,7 +122,7 @@ def fig9a(sensitivity_csv: str, out_png: str, meta: str, params: dict) -> dict:
 def fig9b(alpha_csv: str, expected_json: str, out_png: str, meta: str, params: dict) -> dict:
     """Fig. 9b: sensitivity of d_util and accuracy to α, as a fraction of |E[d_util]| of vanilla
     (`expected_json`: {"E_d_util", "pairing", "models"})."""
-    frame, expected = pd.read_csv(alpha_csv), io.read_json(expected_json)
+    frame, expected = pd.read_csv(alpha_csv), fileio.read_json(expected_json)
     _require(frame, alpha_csv, "alpha", "d_util", "test_acc")
     scale = abs(float(expected["E_d_util"]))
     study = frame[frame.alpha.notna()]  # rows of other methods have no α

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from greedy import io, paper
+from greedy import fileio, paper
 
 
 def write_meta(path, artifact_id: str, paths: list[str], rule: str, params: dict, n_models: int,
                **extra) -> None:
-    io.write_json(path, {"id": artifact_id, "paths": [str(p) for p in paths], "rule": rule,
+    fileio.write_json(path, {"id": artifact_id, "paths": [str(p) for p in paths], "rule": rule,
                          "params": params, "n_models": int(n_models), **extra})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from greedy import io, paper
+from greedy import fileio, paper
 from greedy.render.registry import ARTIFACTS, METHODS, method as declared
 from greedy.render.stats import (_completed, _diverged, _epochs, _mean, _mean_std, _named_csvs, _number,
                                  _plus_minus, _short, stopping, stopping_text, write_meta)
@@ -24,13 +24,13 @@ def unimodal(sweep_csv: str, out_csv: str, out_md: str, meta: str, params: dict,
                      "paper_test_acc (text)": quoted.get(modality),
                      "epoch_cap_runs": stop["epoch_cap"], "epochs": _epochs(stop)})
     table = pd.DataFrame(rows)
-    io.write_csv(out_csv, table)
-    io.write_text(out_md, table.to_markdown(index=False, floatfmt=".2f") + "\n")
+    fileio.write_csv(out_csv, table)
+    fileio.write_text(out_md, table.to_markdown(index=False, floatfmt=".2f") + "\n")
     write_meta(meta, f"text:{dataset}_unimodal", [out_csv, out_md], ARTIFACTS["unimodal"].rule, params, len(frame),
                values={r["modality"]: _number(r["test_acc_mean"]) for r in rows}, paper=quoted,
                stopping=stopping(frame))
     if metrics:
-        io.write_json(metrics, {r["modality"]: {k: r[k] for k in ("test_acc_mean", "test_acc_std", "runs", "diverged")}
+        fileio.write_json(metrics, {r["modality"]: {k: r[k] for k in ("test_acc_mean", "test_acc_std", "runs", "diverged")}
                                 for r in rows})
     return table
 
@@ -63,7 +63,7 @@ def views(views_csv: str, out_md: str, meta: str, params: dict) -> pd.DataFrame:
         "runs at the epoch cap": ["—" if pd.isna(v) else f"{int(v)} of {n}" for v, n in zip(table.epoch_cap_runs,
                                                                                             table.runs)],
         "epochs per run": table.epochs})
-    io.write_text(out_md, f"ModelNet40, three views ({', '.join(dict.fromkeys(frame.pairing))}): test accuracy, "
+    fileio.write_text(out_md, f"ModelNet40, three views ({', '.join(dict.fromkeys(frame.pairing))}): test accuracy, "
                   "ours (mean ± std over runs) beside the paper's text (Δ = ours − paper).\n\n"
                   + shown.to_markdown(index=False, disable_numparse=True) + "\n")  # keep "+0.100" as written
     stop = stopping(frame)
@@ -157,7 +157,7 @@ def table1(unimodal_csv, table1_csv, out_prefix: str, meta: str, params: dict) -
                 row.update(status="not yet reproduced" if reference else "not run")
             rows.append(row)
     table = pd.DataFrame(rows, columns=TABLE1_CSV_COLUMNS)
-    io.write_csv(f"{out_prefix}.csv", table)
+    fileio.write_csv(f"{out_prefix}.csv", table)
 
     def cell(r):
         reference = "—" if pd.isna(r.paper_mean) else f"{r.paper_mean:.2f}±{r.paper_std:.2f}"
@@ -189,12 +189,12 @@ def table1(unimodal_csv, table1_csv, out_prefix: str, meta: str, params: dict) -
         wide[f"{_short(dataset)} runs at the epoch cap"] = [cap.get(row, "—") for row in wide.index]
         wide[f"{_short(dataset)} epochs per run"] = [reproduced.epochs.get(row, "—") for row in wide.index]
     wide.index.name = "method"
-    io.write_text(f"{out_prefix}.md", "Test accuracy (%), ours (paper, Δ = ours − paper) · the evaluation state "
+    fileio.write_text(f"{out_prefix}.md", "Test accuracy (%), ours (paper, Δ = ours − paper) · the evaluation state "
                   "and preset that produced it (clean: fusion intact; carried: the re-balancing state the last "
                   "training step left, as the official code evaluates; presets: procedure in params.yaml); how "
                   "the runs of each reproduced data set stopped (the epoch cap is training.<data set>.max_epochs).\n\n"
                   + wide.to_markdown() + "\n")
-    io.write_text(f"{out_prefix}.tex", wide.to_latex(escape=True))
+    fileio.write_text(f"{out_prefix}.tex", wide.to_latex(escape=True))
     reproduced = table[table.status == "reproduced"]
     stops = {_table1_key(method, dataset): value[4] for (method, dataset), value in ours.items()}
     measured_how = {_table1_key(method, dataset): value[5] for (method, dataset), value in ours.items()}

@@ -14,7 +14,7 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 from tqdm import tqdm
 
-from greedy import io
+from greedy import fileio
 from greedy.data.nvgesture.lists import (MODALITIES, SPLITS, Clip, NVGestureError, find_root,
                                          read_lists)
 
@@ -164,8 +164,8 @@ def _write_split(root, out: Path, split: str, clips: Sequence[Clip], size: int, 
         for path in tmp.values():
             if os.path.exists(path):
                 os.unlink(path)
-    io.atomic_write(out / names["lengths"], lambda t: _save(t, np.array(lengths, dtype=np.int64)))
-    io.atomic_write(out / names["labels"], lambda t: _save(t, np.array([c.label for c in kept], dtype=np.int64)))
+    fileio.atomic_write(out / names["lengths"], lambda t: _save(t, np.array(lengths, dtype=np.int64)))
+    fileio.atomic_write(out / names["labels"], lambda t: _save(t, np.array([c.label for c in kept], dtype=np.int64)))
     return names, kept, failed
 
 
@@ -220,7 +220,7 @@ def prepare(root, out_dir, size: int = 256, validation_fraction: float = 0.2, se
         "totals": {s: len(kept[s]) for s in SPLITS},
         "listed": {s: len(clips[s]) for s in SPLITS},
         "files": files,
-        "sha256": {f: io.sha256(out / f) for s in SPLITS for f in files[s].values()},
+        "sha256": {f: fileio.sha256(out / f) for s in SPLITS for f in files[s].values()},
         "clips": {s: [c.name for c in kept[s]] for s in SPLITS},
         "mismatched_ranges": [{"clip": c.name, "split": s, **ranges(c), "used": "color"}
                               for s in SPLITS for c in clips[s] if c.mismatched],
@@ -232,5 +232,5 @@ def prepare(root, out_dir, size: int = 256, validation_fraction: float = 0.2, se
                    "validation": "random.Random(seed).shuffle of all training clips in list order; "
                                  "the first floor(fraction * n) validate; not stratified"},
     }
-    io.write_json(out / "manifest.json", manifest)  # written last: its presence means complete
+    fileio.write_json(out / "manifest.json", manifest)  # written last: its presence means complete
     return manifest

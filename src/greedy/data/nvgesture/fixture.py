@@ -9,7 +9,7 @@ import av
 from av.video.reformatter import VideoReformatter
 import numpy as np
 
-from greedy import io
+from greedy import fileio
 from greedy.data import FIXTURE_MARKER
 from greedy.data.nvgesture.lists import LIST_FILES, VIDEO_DIR
 
@@ -36,7 +36,7 @@ def _write_video(path: Path, frames: Sequence[np.ndarray], fps: int = 30) -> Non
                                                  format="yuv420p")
                 container.mux(stream.encode(frame))
             container.mux(stream.encode())
-    io.atomic_write(path, write)
+    fileio.atomic_write(path, write)
 
 
 def fixture_clip(label: int, n_classes: int, length: int, before: int, after: int,
@@ -109,7 +109,7 @@ def make_fixture(root, classes: int = FIXTURE["classes"], subjects: Sequence[int
                                 f"color:sk_color:{start}:{end} duo_left:duo_left:{start + duo}:"
                                 f"{end + duo + int(rng.integers(0, 15))} label:{label + 1}")
     for split, name in LIST_FILES.items():
-        io.write_text(root / name, "\n".join(lines[split]) + "\n")
-    io.write_json(root / FIXTURE_MARKER, {"classes": classes, "subjects": [n_train, n_test],
+        fileio.write_text(root / name, "\n".join(lines[split]) + "\n")
+    fileio.write_json(root / FIXTURE_MARKER, {"classes": classes, "subjects": [n_train, n_test],
                                           "seed": seed, "frames": frames, "size": list(size)})
     return root

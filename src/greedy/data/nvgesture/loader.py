@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from greedy import io
+from greedy import fileio
 from greedy.data.batches import EpochBatches
 from greedy.data.nvgesture.lists import MODALITIES, SPLITS
 
@@ -19,7 +19,7 @@ def read_manifest(data_dir) -> dict:
     path = Path(data_dir) / "manifest.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: prepare the NVGesture data first")
-    return io.read_json(path)
+    return fileio.read_json(path)
 
 
 def load_split(data_dir, split: str) -> dict[str, np.ndarray]:
