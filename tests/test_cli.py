@@ -47,7 +47,7 @@ def test_render_lists_the_registry(capsys):
     with pytest.raises(SystemExit):
         cli.main(["render", "--help"])
     out = capsys.readouterr().out
-    assert set(ARTIFACTS) == {"unimodal", "fig7", "fig5c", "dspeed", "table1", "fig2a", "fig5a", "figlr",
+    assert set(ARTIFACTS) == {"unimodal", "fig7", "methods_cmnist", "dspeed", "table1", "fig2a", "fig5a", "figlr",
                               "fig3", "fig4", "fig8", "fig9a", "fig9b", "views", "fig2b", "fig5b", "ablation"}
     for name in ARTIFACTS:
         assert name in out

@@ -106,8 +106,8 @@ def test_dvc_plots_show_renders_the_figures_data(smoke, tmp_path):
     project = smoke["project"]
     run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], project)
     html = (tmp_path / "plots" / "index.html").read_text()
-    for name in ("fig7_d_util_by_lr", "fig5c_d_util_by_lr_and_method", "table1_test_acc_by_method",
-                 "fig7.png", "fig5c.png", "dspeed_steps.png"):
+    for name in ("fig7_d_util_by_lr", "methods_cmnist_d_util_by_lr_and_method", "table1_test_acc_by_method",
+                 "fig7.png", "methods_cmnist.png", "dspeed_steps.png"):
         assert name in html, name
 
 

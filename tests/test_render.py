@@ -386,7 +386,7 @@ def test_registry_declares_each_artifact_once():
                "modelnet40": {"unimodal": {}, "sweep": {}, "method_sweep": {}, "l1": {}, "views": {}}}
     assert meta_files(["cmnist"], studies) == [
         "tables/table1.meta.json", "tables/cmnist_unimodal.meta.json", "figures/fig7.meta.json",
-        "figures/fig5c.meta.json", "figures/dspeed_steps.meta.json"]  # no ablation study: no ablation
+        "figures/methods_cmnist.meta.json", "figures/dspeed_steps.meta.json"]  # no ablation study: no ablation
     both = meta_files(["cmnist", "modelnet40"], studies)
     assert "figures/fig3.meta.json" in both and "figures/fig9a.meta.json" not in both  # no sensitivity study
     assert both[-1] == "figures/figlr.meta.json"

@@ -31,13 +31,13 @@ def test_smoke_dag_writes_every_artifact(smoke_run):
         assert (results / path).stat().st_size > 0, path
     index = json.loads((results / "index.json").read_text())
     by_id = {entry["id"]: entry for entry in index["artifacts"]}
-    assert set(by_id) == {"fig7", "text:cmnist_unimodal", "table1", "fig5c", "dspeed_steps", "ablation",
+    assert set(by_id) == {"fig7", "text:cmnist_unimodal", "table1", "methods_cmnist", "dspeed_steps", "ablation",
                           "fig2a", "text:modelnet40_unimodal", "fig5a", "fig3", "fig4", "fig8", "fig9a",
                           "fig9b", "text:modelnet40_three_views", "figlr",
                           "fig2b", "text:nvgesture_unimodal", "fig5b"}
     sweep_size = SMOKE["studies"]["cmnist"]["sweep"]
     per_pairing = sweep_size["num_lrs"] * sweep_size["runs"]
-    assert by_id["fig5c"]["n_models"] == 3 * per_pairing  # vanilla mono+gray sweep, guided and random sweeps
+    assert by_id["methods_cmnist"]["n_models"] == 3 * per_pairing  # vanilla mono+gray sweep, guided and random sweeps
     # CMNIST: five methods x 1 run, plus the best uni-modal run; ModelNet40 and NVGesture-scratch:
     # four methods, plus uni-modal (NVGesture-pretrained needs the Kinetics weights: not in the smoke run)
     assert by_id["table1"]["n_models"] == (5 + 1) + (4 + 1) + (4 + 1)
@@ -132,7 +132,7 @@ def test_smoke_dag_runs_the_nvgesture_chain_from_the_fixture(smoke_run):
 def test_html_report_holds_the_rendered_artifacts(smoke_run):
     run(["snakemake", "--configfile", "config/smoke.yaml", "--report", "results/report.html"], smoke_run)
     html = (smoke_run / "results" / "report.html").read_text()
-    for name in ("fig7.png", "fig5c.png", "dspeed_steps.png", "table1.md", "report.md"):
+    for name in ("fig7.png", "methods_cmnist.png", "dspeed_steps.png", "table1.md", "report.md"):
         assert name in html, name
 
 

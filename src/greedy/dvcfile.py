@@ -129,7 +129,7 @@ COMMENTS = {
 # The figures' data for `dvc plots`: artifact -> (plot name, template, x, {file under results/<dataset>/: y}).
 DATA_PLOTS = {
     "fig7": ("d_util_by_lr", "scatter", "lr", {"sweep.csv": "d_util"}),
-    "fig5c": ("d_util_by_lr_and_method", "scatter", "lr", {"sweep.csv": "d_util", "method_sweep.csv": "d_util"}),
+    "methods_cmnist": ("d_util_by_lr_and_method", "scatter", "lr", {"sweep.csv": "d_util", "method_sweep.csv": "d_util"}),
     "fig2a": ("d_util_by_lr", "scatter", "lr", {"sweep.csv": "d_util"}),
     "fig2b": ("d_util_by_lr", "scatter", "lr", {"sweep.csv": "d_util"}),
     "fig3": ("R_by_l1", "scatter", "l1", {"l1.csv": "R"}),

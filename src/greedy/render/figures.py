@@ -144,10 +144,10 @@ def _method_histograms(artifact_id: str, title: str, expected: dict, rule: str, 
     return summary
 
 
-def fig5c(sweep_csv: str, method_sweep_csv: str, pairing: str, out_png: str, meta: str, params: dict) -> dict:
+def methods_cmnist(sweep_csv: str, method_sweep_csv: str, pairing: str, out_png: str, meta: str, params: dict) -> dict:
     """Fig. 5 on CMNIST, an extension: the paper shows it for ModelNet40 and NVGesture only."""
-    return _method_histograms("fig5c", "Colored-and-gray-MNIST (extension of the paper's Fig. 5)", {},
-                              ARTIFACTS["fig5c"].rule,
+    return _method_histograms("methods_cmnist", "Colored-and-gray-MNIST (extension of the paper's Fig. 5)", {},
+                              ARTIFACTS["methods_cmnist"].rule,
                               "extension: the paper shows Fig. 5 for ModelNet40 and NVGesture only",
                               sweep_csv, method_sweep_csv, pairing, out_png, meta, params)
 

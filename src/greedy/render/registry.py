@@ -157,7 +157,7 @@ ARTIFACTS = _artifacts(
                       "meta": "tables/{dataset}_unimodal.meta.json", "metrics": "metrics/{dataset}_unimodal.json"}),
     Artifact("fig7", help="Fig. 7: d_util / d_speed histograms of the CMNIST learning-rate sweep",
              datasets=("cmnist",), paper="fig7", **{**_SWEEP, "function": "figures:fig7"}),
-    Artifact("fig5c", "figures:fig5c", "Fig. 5 on CMNIST: d_util of the vanilla, guided and random sweeps",
+    Artifact("methods_cmnist", "figures:methods_cmnist", "Fig. 5 on CMNIST: d_util of the vanilla, guided and random sweeps",
              datasets=("cmnist",), **_METHOD),
     Artifact("dspeed", "figures:dspeed", "d_speed over training steps, re-balancing steps shaded",
              (_option("--guided", "guided_status", "status.json of a guided run"),

@@ -198,11 +198,11 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
             lines.append(_row(artifact_id, description, "not yet reproduced", "—", 0, None))
     lines += ["", "Extensions beyond the paper's artifacts:", "",
               "| artifact | what | ours | models | index entry |", "|---|---|---|---|---|"]
-    if "fig5c" in metas:
-        meta = metas["fig5c"]
+    if "methods_cmnist" in metas:
+        meta = metas["methods_cmnist"]
         shown = ", ".join(f"{m}: E[d_util] = {_signed(s['E_d_util'])}" for m, s in meta["summary"].items())
-        lines.append(f"| fig5c | Fig. 5 on CMNIST (vanilla vs guided vs random sweeps) | {shown} | "
-                     f"{meta['n_models']} | `fig5c` |")
+        lines.append(f"| methods_cmnist | Fig. 5 on CMNIST (vanilla vs guided vs random sweeps) | {shown} | "
+                     f"{meta['n_models']} | `methods_cmnist` |")
     if "ablation" in metas:
         meta = metas["ablation"]
         shown = "; ".join(f"{key}: clean {_percent(v['clean'])} / carried {_percent(v['carried'])}"
