@@ -99,6 +99,14 @@ class Artifact:
     target: str = "out_png"  # the output a DVC stage asks Snakemake for
     per_dataset: bool = False
     any_dataset: bool = False
+    meta_id: str = ""              # its index entry's id where that is not `id` (dspeed: dspeed_steps)
+    summary: str | None = None     # an extension's "ours" cell in the report: "reporting:function"
+                                   # of its meta (default: its meta's summary, key: value)
+
+    @property
+    def entry(self) -> str:
+        """Its id in results/index.json and the report."""
+        return self.meta_id or self.id
 
     def load(self) -> Callable:
         module, _, name = self.function.partition(":")
@@ -158,11 +166,12 @@ ARTIFACTS = _artifacts(
     Artifact("fig7", help="Fig. 7: d_util / d_speed histograms of the CMNIST learning-rate sweep",
              datasets=("cmnist",), paper="fig7", **{**_SWEEP, "function": "figures:fig7"}),
     Artifact("methods_cmnist", "figures:methods_cmnist", "Fig. 5 on CMNIST: d_util of the vanilla, guided and random sweeps",
-             datasets=("cmnist",), **_METHOD),
+             datasets=("cmnist",), summary="reporting:methods_summary", **_METHOD),
     Artifact("dspeed", "figures:dspeed", "d_speed over training steps, re-balancing steps shaded",
              (_option("--guided", "guided_status", "status.json of a guided run"),
               _option("--vanilla", "vanilla_status", "status.json of a vanilla run"), PNG, META),
-             rule="dspeed_plot", datasets=("cmnist",), studies=("table1",),
+             rule="dspeed_plot", datasets=("cmnist",), studies=("table1",), meta_id="dspeed_steps",
+             summary="reporting:dspeed_summary",
              outputs={"out_png": "figures/dspeed_steps.png", "meta": "figures/dspeed_steps.meta.json"},
              reported=("out_png",), caption="dspeed.rst"),
     Artifact("ablation", "ablation:render", "the official-code switches one at a time: both evaluation states per run",
@@ -172,7 +181,8 @@ ARTIFACTS = _artifacts(
              outputs={"out_csv": "tables/cmnist_ablation.csv", "out_md": "tables/cmnist_ablation.md",
                       "meta": "tables/cmnist_ablation.meta.json", "out_png": "figures/ablation.png",
                       "metrics": "metrics/cmnist_ablation.json"},
-             reported=("out_md", "out_png"), caption="ablation.rst", target="out_md"),
+             reported=("out_md", "out_png"), caption="ablation.rst", target="out_md",
+             summary="reporting:ablation_summary"),
     Artifact("fig2a", help="Fig. 2a: d_util / d_speed histograms of the ModelNet40 learning-rate sweep",
              datasets=("modelnet40",), paper="fig2a", **{**_SWEEP, "function": "figures:fig2a"}),
     Artifact("fig5a", "figures:fig5a", "Fig. 5a: d_util of the vanilla, guided and random ModelNet40 sweeps",

@@ -3,6 +3,7 @@ results/index.json (every rendered artifact and what made it), from the artifact
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pandas as pd
@@ -173,6 +174,27 @@ def scale_notes(params: dict) -> list[str]:
     return (["Scale of the numbers below:", "", *notes, ""]) if notes else []
 
 
+def methods_summary(meta: dict) -> str:
+    return ", ".join(f"{m}: E[d_util] = {_signed(s['E_d_util'])}" for m, s in meta["summary"].items())
+
+
+def ablation_summary(meta: dict) -> str:
+    return "; ".join(f"{key}: clean {_percent(v['clean'])} / carried {_percent(v['carried'])}"
+                     for key, v in meta["summary"].items() if key.startswith("guided/"))
+
+
+def dspeed_summary(meta: dict) -> str:
+    return "; ".join(f"{m}: " + ", ".join(f"{k} {v}" for k, v in s.items()) for m, s in meta["summary"].items())
+
+
+def extension_summary(artifact, meta: dict) -> str:
+    """An extension's "ours" cell: its declared summary function, else its meta's summary."""
+    if artifact.summary:
+        module, _, name = artifact.summary.partition(":")
+        return getattr(importlib.import_module(f"greedy.render.{module}"), name)(meta)
+    return "; ".join(f"{key}: {value}" for key, value in (meta.get("summary") or {}).items()) or "—"
+
+
 def report(meta_files: list[str], index_path: str, out: str) -> str:
     """One page: every artifact of the paper, ours beside the paper's, with a verdict."""
     metas = {m["id"]: m for m in (fileio.read_json(p) for p in meta_files)}
@@ -198,21 +220,11 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
             lines.append(_row(artifact_id, description, "not yet reproduced", "—", 0, None))
     lines += ["", "Extensions beyond the paper's artifacts:", "",
               "| artifact | what | ours | models | index entry |", "|---|---|---|---|---|"]
-    if "methods_cmnist" in metas:
-        meta = metas["methods_cmnist"]
-        shown = ", ".join(f"{m}: E[d_util] = {_signed(s['E_d_util'])}" for m, s in meta["summary"].items())
-        lines.append(f"| methods_cmnist | Fig. 5 on CMNIST (vanilla vs guided vs random sweeps) | {shown} | "
-                     f"{meta['n_models']} | `methods_cmnist` |")
-    if "ablation" in metas:
-        meta = metas["ablation"]
-        shown = "; ".join(f"{key}: clean {_percent(v['clean'])} / carried {_percent(v['carried'])}"
-                          for key, v in meta["summary"].items() if key.startswith("guided/"))
-        lines.append(f"| ablation | official-code switches one at a time (CMNIST, reduced setting): guided's test "
-                     f"accuracy (%) | {shown} | {meta['n_models']} | `ablation` |")
-    if "dspeed_steps" in metas:
-        meta = metas["dspeed_steps"]
-        shown = "; ".join(f"{m}: " + ", ".join(f"{k} {v}" for k, v in s.items()) for m, s in meta["summary"].items())
-        lines.append(f"| dspeed_steps | d_speed over steps, re-balancing shaded | {shown} | 2 | `dspeed_steps` |")
+    for artifact in ARTIFACTS.values():  # every extension the registry declares, in its order
+        if artifact.paper is None and artifact.entry in metas:
+            meta = metas[artifact.entry]
+            lines.append(f"| {artifact.entry} | {artifact.help} | {extension_summary(artifact, meta)} | "
+                         f"{meta['n_models']} | `{artifact.entry}` |")
     stopped = []
     for artifact_id, meta in metas.items():
         if "stopping" not in meta:
