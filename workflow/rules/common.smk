@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import re
+import shlex
 
 from greedy.fingerprint import data_code_files, training_code_files
 from greedy.data import data_dir
@@ -195,22 +196,31 @@ def render_rule(name, made):
         return {"pairing": lambda w: pairing(pick(w)[1]), "dataset": lambda w: pick(w)[1]}[what]
 
     inputs = {key: (lambda w, file=file: f"{RESULTS}/{pick(w)[1]}/{file}") for key, file in first.inputs.items()}
-    flags = []
-    for flag, option in first.options:
-        dest = option["dest"]
-        where = "input" if dest in first.inputs else "output" if dest in first.outputs else "params"
-        if where != "params" or dest in first.arguments:
-            flags.append(f"{flag} {{{where}.{dest}}}")
-    command = "{wildcards.figure}" if wildcard == "figure" else first.id
+
+    def command(wildcards, input, output):
+        """`greedy render <id>` and its options, filled in. (A params function, not the shell
+        string: a rule defined in a loop runs its shell expression when the job runs, by which
+        time the loop's variables hold the last rule's values.)"""
+        artifact = pick(wildcards)[0]
+        words = [artifact.id]
+        for flag, option in first.options:
+            dest = option["dest"]
+            if dest in first.inputs:
+                words += [flag, getattr(input, dest)]
+            elif dest in first.outputs:
+                words += [flag, getattr(output, dest)]
+            elif dest in first.arguments:
+                words += [flag, value(first.arguments[dest])(wildcards)]
+        return " ".join(shlex.quote(str(word)) for word in words)
+
     meta = os.path.basename(template(first.outputs["meta"]))
     return dict(
         inputs=inputs,
         outputs={dest: output(dest) for dest in first.outputs},
         constraints={"figure": "|".join(by_id)} if wildcard == "figure" else {},
-        params={dest: value(what) for dest, what in first.arguments.items()},
+        params={"command": command},
         recorded=lambda w: dataset_params(pick(w)[1], *pick(w)[0].studies),
         log=f"logs/render/{meta[: -len('.meta.json')]}.log",
-        shell=f"greedy render {command} {' '.join(flags)} --params-json {{params.recorded:q}} > {{log}} 2>&1",
     )
 
 

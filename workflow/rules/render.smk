@@ -35,7 +35,7 @@ for _name, _made in GENERATED_RULES.items():
         log:
             _rule["log"],
         shell:
-            _rule["shell"]
+            "greedy render {params.command} --params-json {params.recorded:q} > {log} 2>&1"
 
 
 # The artifacts with inputs of their own (runs, several data sets): their rules by hand, their
