@@ -54,28 +54,18 @@ def _table1_rows(meta: dict) -> list[str]:
     return lines
 
 
-def _pairing_rows(artifact_id: str, meta: dict) -> list[str]:
-    """Fig. 7 and Fig. 2a: E[d_util] per pairing against the paper's |E[d_util]|."""
+def _expectation_rows(artifact_id: str, meta: dict, signed: bool) -> list[str]:
+    """E[d_util] per group of the meta's summary against the paper's: per pairing |E[d_util]|
+    (Fig. 7, 2a, 2b), or per method the signed E[d_util] (Fig. 5a, 5b)."""
     lines = []
-    for pairing, s in meta["summary"].items():
-        expected, value = s.get("paper_abs_E_d_util"), s["E_d_util"]
+    for group, s in meta["summary"].items():
+        expected, value = s.get("paper_E_d_util" if signed else "paper_abs_E_d_util"), s["E_d_util"]
         cap = "" if s.get("epoch_cap") is None else f", {s['epoch_cap']} at the epoch cap"
-        lines.append(_row(f"{artifact_id} {pairing} E[d_util]", "—" if expected is None else f"|E| ≈ {expected}",
+        shown = "—" if expected is None else (f"≈ {expected:+.1f}" if signed else f"|E| ≈ {expected}")
+        ours = value if signed or value is None else abs(value)
+        lines.append(_row(f"{artifact_id} {group} E[d_util]", shown,
                           f"{_signed(value)} ({_models(s['models'])}, {s['diverged']} diverged{cap})",
-                          _verdict(None if value is None else abs(value), expected, paper.E_D_UTIL_TOLERANCE),
-                          s["models"], artifact_id))
-    return lines
-
-
-def _method_rows(artifact_id: str, meta: dict) -> list[str]:
-    """Fig. 5a: E[d_util] per method against the paper's."""
-    lines = []
-    for method, s in meta["summary"].items():
-        expected, value = s.get("paper_E_d_util"), s["E_d_util"]
-        cap = "" if s.get("epoch_cap") is None else f", {s['epoch_cap']} at the epoch cap"
-        lines.append(_row(f"{artifact_id} {method} E[d_util]", "—" if expected is None else f"≈ {expected:+.1f}",
-                          f"{_signed(value)} ({_models(s['models'])}, {s['diverged']} diverged{cap})",
-                          _verdict(value, expected, paper.E_D_UTIL_TOLERANCE), s["models"], artifact_id))
+                          _verdict(ours, expected, paper.E_D_UTIL_TOLERANCE), s["models"], artifact_id))
     return lines
 
 
@@ -208,8 +198,9 @@ def report(meta_files: list[str], index_path: str, out: str) -> str:
     lines += ["| artifact | paper | ours | verdict | models | index entry |", "|---|---|---|---|---|---|"]
     # each paper artifact's rows, by how the registry draws it: pairing histograms (Fig. 7, 2a, 2b),
     # method histograms (Fig. 5a, 5b), Table 1, the text's numbers, else a measured trend
-    kinds = {"table1": lambda a: _table1_rows(metas[a]), "sweep_histograms": lambda a: _pairing_rows(a, metas[a]),
-             "method_histograms": lambda a: _method_rows(a, metas[a])}
+    kinds = {"table1": lambda a: _table1_rows(metas[a]),
+             "sweep_histograms": lambda a: _expectation_rows(a, metas[a], signed=False),
+             "method_histograms": lambda a: _expectation_rows(a, metas[a], signed=True)}
     rows_of = {a.paper: (lambda a=a: kinds.get(a.rule, lambda a: _qualitative_rows(a, metas[a]))(a.paper))
                for a in ARTIFACTS.values() if a.paper not in (None, "text")}
     rows_of["text"] = lambda: _text_rows(metas)
