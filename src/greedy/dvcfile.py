@@ -71,8 +71,9 @@ def code_deps(*modules: str, lazy: bool = True) -> list[str]:
         if path in seen:
             continue
         seen.add(path)
-        if path.parent != PACKAGE:  # a sub-package: all of it
-            todo += [p for p in path.parent.glob("*.py") if p not in seen]
+        if path.parent != PACKAGE:  # a sub-package: all of it, its packages too (data/nvgesture/)
+            folder = PACKAGE / path.relative_to(PACKAGE).parts[0]
+            todo += [p for p in folder.rglob("*.py") if p not in seen]
         # an entry's importlib names are its dispatch table (the cli names every command, tools too)
         named = lazy and path not in entries
         todo += [p for p in map(_module_path, _imports(path, lazy, named)) if p and p not in seen]

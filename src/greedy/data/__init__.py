@@ -9,7 +9,7 @@ concept (nvgesture), listed in DATASETS, that defines:
     prepare_data(data, out, download=False) -> manifest   build the prepared folder `out`
     load_splits(data_dir, modalities, batch_size, eval_batch_size, seed) -> Splits fields
     make_fixture(root)   a small tree in the real on-disk format, for tests and the smoke run
-                         (its own module: nvgesture/fixture.py, modelnet40_fixture.py, mnist.py)
+                         (its own module: nvgesture/fixture.py, modelnet40/fixture.py, mnist.py)
     PAPER_SPLIT_SIZES    samples per split of the real data (greedy cost's projection)
     MODEL_CODE           (optional) its architecture's own modules, e.g. ("i3d.py",): training
                          code of its runs, not of its data

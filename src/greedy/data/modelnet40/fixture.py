@@ -11,7 +11,7 @@ from PIL import Image
 
 from greedy import fileio
 from greedy.data import FIXTURE_MARKER
-from greedy.data.modelnet40 import VIEWS_PER_OBJECT
+from greedy.data.modelnet40.layout import VIEWS_PER_OBJECT
 
 FIXTURE_CLASSES = ("airplane", "flower_pot", "night_stand", "range_hood")
 

@@ -1,22 +1,9 @@
-"""ModelNet40 as two (or more) views: the MVCNN 12-view shaded renders (Su et al. 2018).
-
-The archive `shaded_images.tar.gz` unpacks to `modelnet40_images_new_12x/<class>/{train,test}/
-<object>.obj.shaded_vNNN.png`, twelve 224x224 renders per object, 40 classes, 9,843 training and
-2,468 test objects (the paper prints 9,483, a transposition). The official code
-(nyukat/greedy_multimodal_learning, src/dataset.py) sorts each object's twelve files and picks
-views by index: [0, 6] are v001 (front) and v007 (rear), 180 degrees apart. It reads them with
-`Image.open(p).convert("RGB")`, does not resize, and holds 20 % of the training objects out for
-validation with `random.Random(10).shuffle` over all training objects (not stratified by class).
-
-`fetch` finds the tree, or extracts the archive (checksum first), or says what to download and where
-to put it. `prepare` stores each split as uint8 arrays [N, V, 3, H, W] (`np.load(mmap_mode="r")`
-at training time), int64 labels and a manifest. `make_fixture` (modelnet40_fixture.py, named here
-too) writes a small tree in the same layout for tests and the smoke run.
-"""
+"""ModelNet40's renders on disk: `fetch` finds the tree, or extracts the archive (checksum first),
+or says what to download and where to put it; `scan` and the count checks read the tree;
+`prepare` writes each split as uint8 arrays [N, V, 3, H, W], int64 labels and a manifest."""
 from __future__ import annotations
 
 import random
-import re
 import shutil
 import tarfile
 import tempfile
@@ -24,62 +11,18 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-import torch
 from PIL import Image
 
 from greedy import fileio
 from greedy.download import download_verified
-from greedy.data import FIXTURE_MARKER, DataMissing, ensure_fixture
-from greedy.data.batches import EpochBatches
-
-# Linked as "Shaded Images" from github.com/jongchyisu/mvcnn_pytorch README.md (the MVCNN authors'
-# PyTorch code, "put it under modelnet40_images_new_12x"). No checksum is published.
-URL = "http://supermoe.cs.umass.edu/shape_recog/shaded_images.tar.gz"
-TREE_NAME = "modelnet40_images_new_12x"
-VIEWS_PER_OBJECT = 12
-SPLITS = ("train", "val", "test")
-FILE_PATTERN = re.compile(r"^(?P<object>.+)\.obj\.shaded_v(?P<view>\d+)\.png$")
-
-# Objects per class (train, test) of ModelNet40's standard split; they sum to 9,843 and 2,468.
-# The same lists appear in public ModelNet40 loaders (e.g. `train_num_list`/`test_num_test`).
-EXPECTED_COUNTS: dict[str, tuple[int, int]] = {
-    "airplane": (626, 100), "bathtub": (106, 50), "bed": (515, 100), "bench": (173, 20),
-    "bookshelf": (572, 100), "bottle": (335, 100), "bowl": (64, 20), "car": (197, 100),
-    "chair": (889, 100), "cone": (167, 20), "cup": (79, 20), "curtain": (138, 20),
-    "desk": (200, 86), "door": (109, 20), "dresser": (200, 86), "flower_pot": (149, 20),
-    "glass_box": (171, 100), "guitar": (155, 100), "keyboard": (145, 20), "lamp": (124, 20),
-    "laptop": (149, 20), "mantel": (284, 100), "monitor": (465, 100), "night_stand": (200, 86),
-    "person": (88, 20), "piano": (231, 100), "plant": (240, 100), "radio": (104, 20),
-    "range_hood": (115, 100), "sink": (128, 20), "sofa": (680, 100), "stairs": (124, 20),
-    "stool": (90, 20), "table": (392, 100), "tent": (163, 20), "toilet": (344, 100),
-    "tv_stand": (267, 100), "vase": (475, 100), "wardrobe": (87, 20), "xbox": (103, 20),
-}
-assert sum(c[0] for c in EXPECTED_COUNTS.values()) == 9843
-assert sum(c[1] for c in EXPECTED_COUNTS.values()) == 2468
-
-
-class ModelNet40Error(RuntimeError):
-    """The renders are unusable as they are: wrong checksum, counts, views or file names."""
-
-
-class ModelNet40Missing(ModelNet40Error, DataMissing):
-    """Neither the extracted tree nor the archive is there (and nothing may be downloaded)."""
+from greedy.data import FIXTURE_MARKER
+from greedy.data.modelnet40.layout import (EXPECTED_COUNTS, FILE_PATTERN, SPLITS, TREE_NAME, URL,
+                                           VIEWS_PER_OBJECT, ModelNet40Error, ModelNet40Missing,
+                                           is_tree, missing_message)
 
 
 # ----------------------------------------------------------------------------------------------
 # fetch: tree, else archive, else a message saying what to download and where to put it
-
-def _is_tree(path: Path) -> bool:
-    return path.is_dir() and any((c / "train").is_dir() for c in path.iterdir() if c.is_dir())
-
-
-def missing_message(root, archive, url: str = URL) -> str:
-    return (f"ModelNet40 renders not found: neither the extracted tree {root}/ nor the archive "
-            f"{archive} exists. Download the MVCNN 12-view shaded renders (about 1.6 GB) from\n"
-            f"  {url}\nand save the file as\n  {Path(archive).resolve()}\n"
-            f"(or extract it so that {Path(root).resolve()}/<class>/{{train,test}}/"
-            f"<object>.obj.shaded_vNNN.png exist), then run this step again.")
-
 
 def download(url: str, archive) -> Path:
     """Download to a temporary name beside `archive`, then rename: no half-archive survives
@@ -96,7 +39,7 @@ def extract(archive, root) -> Path:
         with tarfile.open(archive) as tar:
             tar.extractall(tmp, filter="data")  # refuses absolute paths, "..", devices, links out
         candidates = [tmp / TREE_NAME, tmp] + sorted(p for p in tmp.iterdir() if p.is_dir())
-        tree = next((c for c in candidates if _is_tree(c)), None)
+        tree = next((c for c in candidates if is_tree(c)), None)
         if tree is None:
             raise ModelNet40Error(f"{archive} holds no <class>/train/ folders; is it the MVCNN "
                                   f"shaded-render archive ({URL})?")
@@ -112,7 +55,7 @@ def fetch(root, archive, url: str = URL, sha256: str | None = None,
           download_missing: bool = False) -> Path:
     """The extracted tree at `root`; extracts `archive` (checksum verified) when the tree is absent."""
     root, archive = Path(root), Path(archive)
-    if _is_tree(root):
+    if is_tree(root):
         return root
     if not archive.exists():
         if not download_missing:
@@ -139,7 +82,7 @@ def fetch(root, archive, url: str = URL, sha256: str | None = None,
 def scan(root) -> dict[str, dict[str, dict[str, list[Path]]]]:
     """Every object's view files, sorted; refuses unknown PNG names and objects without 12 views."""
     root = Path(root)
-    if not _is_tree(root):
+    if not is_tree(root):
         raise ModelNet40Missing(f"{root} is not a ModelNet40 render tree (<class>/train/ missing)")
     tree: dict = {}
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -291,133 +234,3 @@ def prepare(root, out_dir, views: Sequence[int] = (0, 6), validation_fraction: f
     }
     fileio.write_json(out / "manifest.json", manifest)  # written last: its presence means complete
     return manifest
-
-
-def read_manifest(data_dir) -> dict:
-    path = Path(data_dir) / "manifest.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: prepare the ModelNet40 data first")
-    return fileio.read_json(path)
-
-
-def load_split(data_dir, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images [N, V, 3, H, W] uint8, memory-mapped; labels [N] int64) of a prepared split."""
-    files = read_manifest(data_dir)["files"][split]
-    return (np.load(Path(data_dir) / files["images"], mmap_mode="r"),
-            np.load(Path(data_dir) / files["labels"]))
-
-
-# ----------------------------------------------------------------------------------------------
-# batches for training: one modality per prepared view
-
-# ImageNet statistics, as the official code's torchvision transforms use them.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-VIEW_ALIASES = {"front": 0, "rear": 1}  # of the default views [0, 6]; any view is also "view<k>"
-
-
-def view_position(modality: str, n_views: int) -> int:
-    """The position of a modality among the prepared views: front, rear or view<k>."""
-    position = VIEW_ALIASES.get(modality)
-    if position is None and re.fullmatch(r"view\d+", modality):
-        position = int(modality[4:])
-    if position is None or position >= n_views:
-        raise ValueError(f"unknown modelnet40 modality {modality!r}: the data holds {n_views} views; "
-                         f"use front, rear or view0..view{n_views - 1}")
-    return position
-
-
-class Batches(EpochBatches):
-    """([view tensors], labels) over a prepared split, read from the memory-mapped array batch by
-    batch. Training (`flip`) flips each view of each object horizontally with probability 1/2,
-    independently, as the official per-image transforms do; the order and the flips of epoch e
-    come from seed (seed, e), so a resumed run sees the same batches."""
-
-    def __init__(self, images: np.ndarray, labels: np.ndarray, positions: Sequence[int], batch_size: int,
-                 shuffle: bool = False, flip: bool = False, seed: int = 0, index=None):
-        self.images, self.labels, self.positions = images, np.asarray(labels), list(positions)
-        self.index = np.arange(len(self.labels)) if index is None else np.asarray(index)
-        self.split = {"label": torch.as_tensor(self.labels[self.index])}
-        self.batch_size, self.shuffle, self.flip, self.seed = batch_size, shuffle, flip, seed
-        self.epoch = 0
-        self.mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        self.std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-
-    def subset(self, index, batch_size: int, shuffle: bool = False) -> "Batches":
-        """Batches over the samples `index` (positions in this one), e.g. a held-out part."""
-        return Batches(self.images, self.labels, self.positions, batch_size, shuffle=shuffle,
-                       flip=self.flip and shuffle, seed=self.seed, index=self.index[np.asarray(index)])
-
-    def _views(self, batch: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
-        """The objects at positions `batch`, one normalised tensor per view; flips drawn per view."""
-        rows = self.index[batch.numpy()]
-        sorted_rows = np.sort(rows)  # memory-mapped reads in file order, then back to batch order
-        block = torch.from_numpy(np.ascontiguousarray(self.images[sorted_rows]))
-        block = block[torch.as_tensor(np.searchsorted(sorted_rows, rows))]
-        views = []
-        for position in self.positions:
-            x = block[:, position].float().div_(255)
-            if self.flip:
-                flipped = torch.rand(len(x), generator=generator) < 0.5
-                x[flipped] = x[flipped].flip(-1)
-            views.append((x - self.mean) / self.std)
-        return views
-
-
-def load_splits(data_dir, modalities: Sequence[str], batch_size: int, eval_batch_size: int, seed: int) -> dict:
-    """The fields of greedy.data.Splits for a prepared ModelNet40 folder."""
-    manifest = read_manifest(data_dir)
-    positions = [view_position(m, len(manifest["views"])) for m in modalities]
-    train, val, test = (load_split(data_dir, split) for split in SPLITS)
-    return {"train": Batches(*train, positions, batch_size, shuffle=True, flip=True, seed=seed),
-            "train_eval": Batches(*train, positions, eval_batch_size),
-            "val": Batches(*val, positions, eval_batch_size),
-            "test": Batches(*test, positions, eval_batch_size),
-            "val_is_test": False, "num_classes": len(manifest["classes"]),
-            "in_channels": [3] * len(modalities)}
-
-
-# ----------------------------------------------------------------------------------------------
-# the data-set interface (greedy/data/__init__.py)
-
-CODE = ("data/modelnet40_fixture.py",)  # its fixture writer: the smoke run's data
-PATHS = ("url", "archive", "root", "out_dir")  # where things are, not what the data is
-# Objects per split of the real archive with the default 20 % validation (for cost projections).
-PAPER_SPLIT_SIZES = {"train": 9843 - 1968, "val": 1968, "test": 2468}
-
-
-def identity(data: dict) -> dict:
-    """The data.modelnet40 parameters that shape the prepared arrays, without paths: the views,
-    the validation split, the size and the source (the real archive, by checksum, or a fixture)."""
-    identity = {k: v for k, v in data.items() if k not in PATHS}
-    if data.get("source") != "fixture":
-        identity.pop("fixture", None)
-    return identity
-
-
-def prepare_data(data: dict, out, download: bool = False) -> dict:
-    """Find (or extract, or download) the renders and prepare them into `out`; with
-    `source: fixture`, first write the fixture tree to `root` (the smoke run's data)."""
-    if data.get("source") == "fixture":
-        from greedy.data.modelnet40_fixture import FIXTURE_CLASSES, make_fixture
-        fixture = {"train": 24, "test": 8, "size": 32, "seed": 0, **(data.get("fixture") or {})}
-        wanted = (fixture["size"], fixture["seed"], {c: [fixture["train"], fixture["test"]] for c in FIXTURE_CLASSES})
-        root = ensure_fixture(
-            data["root"], lambda written: (written.get("size"), written.get("seed"), written.get("counts")) == wanted,
-            lambda folder: make_fixture(folder, objects_per_class=(fixture["train"], fixture["test"]),
-                                        size=fixture["size"], seed=fixture["seed"]))
-    else:
-        root = fetch(data["root"], data["archive"], data["url"], data["sha256"], download)
-    return prepare(root, out, data["views"], data["validation_fraction"], data["seed"], data["size"])
-
-
-_FIXTURE_NAMES = ("FIXTURE_CLASSES", "fixture_view", "make_fixture")
-
-
-def __getattr__(name: str):
-    """The fixture writer's names (make_fixture, FIXTURE_CLASSES, fixture_view) live in
-    modelnet40_fixture.py, which imports this module's layout: found there on first use."""
-    if name in _FIXTURE_NAMES:
-        from greedy.data import modelnet40_fixture
-        return getattr(modelnet40_fixture, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
