@@ -234,10 +234,3 @@ def artifacts_of(datasets: list[str], studies: dict) -> list[tuple[Artifact, str
 def meta_files(datasets: list[str], studies: dict) -> list[str]:
     """Every artifact's meta.json (under results/) for config["datasets"] and config["studies"]."""
     return [a.path("meta", d) for a, d in artifacts_of(datasets, studies)]
-
-
-def outputs_of(datasets: list[str], studies: dict, dataset: str | None = None) -> list[str]:
-    """Every file the artifacts write (under results/), or those of one data set's own artifacts."""
-    return [a.path(dest, d) for a, d in artifacts_of(datasets, studies)
-            if dataset is None or (not a.any_dataset and a.id != "table1" and (d or a.datasets[0]) == dataset)
-            for dest in a.outputs]
