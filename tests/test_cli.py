@@ -92,3 +92,18 @@ def test_train_by_run_id_uses_the_studies_configuration(params, tmp_path, monkey
     assert seen["config"] == run["config"]
     with pytest.raises(SystemExit, match="no run"):
         cli.main(["train", "--run-id", "table1/x/y", "--params-json", json.dumps(params), "--run-dir", str(tmp_path)])
+
+
+def test_parsing_the_workflow_loads_no_torch():
+    """What Snakemake runs while it parses the Snakefile (every run's configuration and data
+    folder, the code files of every data set) imports no torch, PyAV or PIL: torch alone takes
+    seconds to import, paid by every Snakemake invocation and, on SLURM, by every job."""
+    code = ("import sys; from greedy.config import load_params; from greedy.studies import study_runs; "
+            "from greedy.fingerprint import training_code_files; from greedy.render.registry import ARTIFACTS; "
+            "c = load_params(['params.yaml', 'config/smoke.yaml']); "
+            "runs = [study_runs(c, d) for d in c['datasets']]; "
+            "files = [training_code_files(dataset=d) for d in c['datasets']]; "
+            "print(len(runs), sorted(m for m in ('torch', 'torchvision', 'av', 'PIL', 'matplotlib') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["3", "[]"], result.stdout

@@ -10,6 +10,9 @@ concept (nvgesture), listed in DATASETS, that defines:
     load_splits(data_dir, modalities, batch_size, eval_batch_size, seed) -> Splits fields
     make_fixture(root)   a small tree in the real on-disk format, for tests and the smoke run
                          (its own module: nvgesture/fixture.py, modelnet40/fixture.py, mnist.py)
+
+A package imports its modules lazily (`lazy_exports`): Snakemake imports every data set's
+interface while it parses the workflow, and torch alone takes seconds to import.
     PAPER_SPLIT_SIZES    samples per split of the real data (greedy cost's projection)
     MODEL_CODE           (optional) its architecture's own modules, e.g. ("i3d.py",): training
                          code of its runs, not of its data
@@ -36,6 +39,21 @@ DATASETS = ("cmnist", "modelnet40", "nvgesture")
 class DataMissing(RuntimeError):
     """The raw data is not there and cannot be fetched here: the message says what to download
     and where to put it."""
+
+
+def lazy_exports(package: str, exports: dict[str, Sequence[str]]) -> Callable[[str], object]:
+    """A data-set package's module `__getattr__`: the names of its modules ({module: names}) are
+    its own, imported on first use. Importing the package for its interface (`identity`, `CODE`,
+    what Snakemake reads while it parses) then loads no torch, PyAV or PIL: seconds per
+    Snakemake invocation, and per job on SLURM."""
+    where = {name: module for module, names in exports.items() for name in names}
+
+    def __getattr__(name: str):
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
+
+    return __getattr__
 
 
 def dataset_module(name: str) -> ModuleType:

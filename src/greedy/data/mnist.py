@@ -6,8 +6,6 @@ torchvision's MNIST knows the mirrors and md5 checksums of the four original fil
 from __future__ import annotations
 
 import argparse
-import functools
-import gzip
 from pathlib import Path
 
 import numpy as np
@@ -78,26 +76,6 @@ def fetch_mnist(root: str | Path, train: bool) -> tuple[torch.Tensor, torch.Tens
                            "one is damaged: delete the extracted files (or the folder) and fetch them again "
                            f"from {MNIST.mirrors[0]}.") from error
     return dataset.data.clone(), dataset.targets.clone()
-
-
-@functools.lru_cache(maxsize=None)
-def _mnist_digits(root: str) -> tuple[tuple[str, int], ...]:
-    counts = {"train": 60000, "test": 10000}
-    raw = Path(root) / "MNIST" / "raw"
-    for split, prefix in (("train", "train"), ("test", "t10k")):
-        for name, opener in ((f"{prefix}-labels-idx1-ubyte", open), (f"{prefix}-labels-idx1-ubyte.gz", gzip.open)):
-            if (raw / name).exists():
-                with opener(raw / name, "rb") as f:
-                    counts[split] = int.from_bytes(f.read(8)[4:8], "big")
-                break
-    return tuple(counts.items())
-
-
-def mnist_digits(root: str | Path) -> dict:
-    """How many training and test digits the MNIST files under `root` hold (read from the IDX
-    headers): what identifies the source in hashes, instead of its path. Missing files are the
-    standard 60,000 / 10,000 that torchvision downloads."""
-    return dict(_mnist_digits(str(Path(root).resolve())))
 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:

@@ -21,17 +21,19 @@ and `Batches`), fixture.py (`make_fixture`). This module is the data-set interfa
 """
 from __future__ import annotations
 
-# The modules by concept; their names are this package's, as when it was one module.
-from greedy.data import FIXTURE_MARKER, ensure_fixture
-from greedy.data.modelnet40.fixture import FIXTURE_CLASSES, fixture_view, make_fixture
-from greedy.data.modelnet40.layout import (EXPECTED_COUNTS, FILE_PATTERN, SPLITS, TREE_NAME, URL,
-                                           VIEWS_PER_OBJECT, ModelNet40Error, ModelNet40Missing,
-                                           is_tree, missing_message)
-from greedy.data.modelnet40.loader import (IMAGENET_MEAN, IMAGENET_STD, VIEW_ALIASES, Batches,
-                                           load_split, load_splits, read_manifest, view_position)
-from greedy.data.modelnet40.source import (check_object_counts, counts, default_expected, download,
-                                           extract, fetch, prepare, read_view, scan,
-                                           validation_split)
+# The modules by concept; their names are this package's, as when it was one module, imported on
+# first use (lazy_exports).
+from greedy.data import FIXTURE_MARKER, lazy_exports  # noqa: F401
+
+__getattr__ = lazy_exports(__name__, {
+    "fixture": ("FIXTURE_CLASSES", "fixture_view", "make_fixture"),
+    "layout": ("EXPECTED_COUNTS", "FILE_PATTERN", "SPLITS", "TREE_NAME", "URL", "VIEWS_PER_OBJECT", "ModelNet40Error",
+               "ModelNet40Missing", "is_tree", "missing_message"),
+    "loader": ("IMAGENET_MEAN", "IMAGENET_STD", "VIEW_ALIASES", "Batches", "load_split", "load_splits",
+               "read_manifest", "view_position"),
+    "source": ("check_object_counts", "counts", "default_expected", "download", "extract", "fetch", "prepare",
+               "read_view", "scan", "validation_split"),
+})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -55,6 +57,9 @@ def identity(data: dict) -> dict:
 def prepare_data(data: dict, out, download: bool = False) -> dict:
     """Find (or extract, or download) the renders and prepare them into `out`; with
     `source: fixture`, first write the fixture tree to `root` (the smoke run's data)."""
+    from greedy.data import ensure_fixture
+    from greedy.data.modelnet40.fixture import FIXTURE_CLASSES, make_fixture
+    from greedy.data.modelnet40.source import fetch, prepare
     if data.get("source") == "fixture":
         fixture = {"train": 24, "test": 8, "size": 32, "seed": 0, **(data.get("fixture") or {})}
         wanted = (fixture["size"], fixture["seed"], {c: [fixture["train"], fixture["test"]] for c in FIXTURE_CLASSES})

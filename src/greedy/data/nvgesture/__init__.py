@@ -62,17 +62,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The modules by concept; their names are this package's, as when it was one module.
-from greedy.data import FIXTURE_MARKER, ensure_fixture
-from greedy.data.nvgesture.extraction import (CLIP_FRAMES, ClipUnreadable, prepare, read_clip,
-                                              read_frames, validation_split)
-from greedy.data.nvgesture.fixture import FIXTURE, fixture_clip, make_fixture
-from greedy.data.nvgesture.lists import (ARCHIVE_PARTS, LIST_FILES, MODALITIES, NUM_CLASSES, PAGE,
-                                         SPLITS, VIDEO_DIR, Clip, NVGestureError, NVGestureMissing,
-                                         Sensor, find_root, missing_message, parse_line, parse_list,
-                                         read_lists)
-from greedy.data.nvgesture.loader import (PAD_PIXEL, Batches, load_split, load_splits, read_manifest,
-                                          window)
+# The modules by concept; their names are this package's, as when it was one module, imported on
+# first use (lazy_exports).
+from greedy.data import FIXTURE_MARKER, lazy_exports  # noqa: F401
+
+__getattr__ = lazy_exports(__name__, {
+    "extraction": ("CLIP_FRAMES", "ClipUnreadable", "prepare", "read_clip", "read_frames", "validation_split"),
+    "fixture": ("FIXTURE", "fixture_clip", "make_fixture"),
+    "lists": ("ARCHIVE_PARTS", "LIST_FILES", "MODALITIES", "NUM_CLASSES", "PAGE", "SPLITS", "VIDEO_DIR", "Clip",
+              "NVGestureError", "NVGestureMissing", "Sensor", "find_root", "missing_message", "parse_line",
+              "parse_list", "read_lists"),
+    "loader": ("PAD_PIXEL", "Batches", "load_split", "load_splits", "read_manifest", "window"),
+})
 
 DEFAULTS = {"size": 256, "frames": 64, "crop": 224, "validation_fraction": 0.2, "seed": 0}
 
@@ -105,6 +106,10 @@ def prepare_data(data: dict, out, download: bool = False) -> dict:
     """Prepare the user's copy under `data["root"]` into `out`; with `source: fixture`, first write
     the fixture tree to `root` (the smoke run's data). NVGesture cannot be downloaded: when it is
     missing, NVGestureMissing says where to request it and where to put it (download or not)."""
+    from greedy.data import ensure_fixture
+    from greedy.data.nvgesture.extraction import prepare
+    from greedy.data.nvgesture.fixture import FIXTURE, make_fixture
+    from greedy.data.nvgesture.lists import NVGestureMissing, find_root
     root = Path(data["root"])
     if data.get("source") == "fixture":
         fixture = {**FIXTURE, **(data.get("fixture") or {})}

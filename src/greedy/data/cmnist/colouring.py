@@ -1,6 +1,5 @@
-"""Colored-and-gray-MNIST (Kim et al. 2019, "Learning Not to Learn", LNL), two modalities per digit.
+"""Colouring MNIST as LNL did, and writing the prepared splits (`build`).
 
-m0 "mono": the digit painted in one colour on black; m1 "gray": MNIST's gray-scale digit.
 As LNL built it (REFERENCE section 3), palette "lnl": pixels whose gray value is above 128 get
 one flat RGB colour per image and the background is exactly 0. Training colours are the class's
 mean colour plus Gaussian jitter of *variance* `color_variance`, drawn once per image (clipped to
@@ -8,22 +7,16 @@ mean colour plus Gaussian jitter of *variance* `color_variance`, drawn once per 
 drawn uniformly at random, independent of the label, with the same jitter. Palette "primary"
 (this pipeline's first colouring) uses saturated primaries that scale the gray intensity.
 `source: lnl_file` reads LNL's own `mnist_10color_jitter_var_<v>.npy` instead of colouring here.
-
-Each split is stored as uint8 arrays (gray [N, 28, 28], mono [N, 3, 28, 28], labels) in one
-tensor file. Batches are normalised per modality as LNL and PMR do: CIFAR-10 statistics for the
-colour image, MNIST's 0.1307/0.3081 for the gray one.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from greedy import fileio
-from greedy.data.batches import EpochBatches
-from greedy.data.mnist import fetch_mnist, make_subset, mnist_digits
+from greedy.data.mnist import fetch_mnist
 
 # LNL's ten mean colours (0-255), estimated from their published examples (REFERENCE section 3).
 PALETTES = {
@@ -45,10 +38,6 @@ PALETTES = {
     ]),
 }
 FOREGROUND_THRESHOLD = 128  # LNL: pixels brighter than this are the digit
-MODALITY_CHANNELS = {"mono": 3, "gray": 1}
-# Per-modality normalisation (mean, std) as LNL (colour, CIFAR-10 statistics) and PMR (gray).
-NORMALISATION = {"mono": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
-                 "gray": ((0.1307,), (0.3081,))}
 NUM_CLASSES = 10
 SPLIT_FILES = {"train": "train.pt", "val": "val.pt", "test": "test.pt"}
 # Linked from github.com/feidfoe/learning-not-to-learn, dataset/colored_mnist/README.md (a Google
@@ -176,97 +165,3 @@ def build(mnist_root, out_dir, color_variance: float, validation: str = "test",
         manifest["files"][name] = {"path": path.name, "sha256": fileio.sha256(path)}
     fileio.write_json(out_dir / "manifest.json", manifest)  # written last: its presence means done
     return manifest
-
-
-def render(split: dict, modality: str, index: torch.Tensor | slice) -> torch.Tensor:
-    """Normalised float images: mono [B, 3, 28, 28] or gray [B, 1, 28, 28]."""
-    if modality == "gray":
-        images = split["gray"][index].unsqueeze(1)
-    elif modality == "mono":
-        images = split["mono"][index]
-    else:
-        raise ValueError(f"unknown CMNIST modality {modality!r}; choose from {sorted(MODALITY_CHANNELS)}")
-    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in NORMALISATION[modality])
-    return (images.float().div_(255.0) - mean) / std
-
-
-class Batches(EpochBatches):
-    """Iterates ([modality tensors], labels) over an in-memory split. With `shuffle`, epoch e
-    uses the permutation drawn from seed (seed, e), so a resumed run sees the same order."""
-
-    def __init__(self, split: dict, modalities: Sequence[str], batch_size: int,
-                 shuffle: bool = False, seed: int = 0):
-        self.split, self.modalities = split, list(modalities)
-        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
-        self.epoch = 0
-
-    def subset(self, index: torch.Tensor, batch_size: int, shuffle: bool = False) -> "Batches":
-        """Batches over the samples `index` of this split."""
-        part = {key: value[index] for key, value in self.split.items()}
-        return Batches(part, self.modalities, batch_size, shuffle=shuffle, seed=self.seed)
-
-    def _views(self, batch: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
-        return [render(self.split, m, batch) for m in self.modalities]
-
-
-def read_manifest(data_dir) -> dict:
-    path = Path(data_dir) / "manifest.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: prepare the data first "
-                                f"(`greedy prepare` or the Snakemake rule data)")
-    return fileio.read_json(path)
-
-
-def load_split(data_dir, name: str) -> dict:
-    """A split by name; 'val' resolves to the split the manifest names for validation."""
-    if name == "val":
-        name = read_manifest(data_dir)["validation_split"]
-    else:
-        read_manifest(data_dir)
-    return torch.load(Path(data_dir) / SPLIT_FILES[name])
-
-
-# ----------------------------------------------------------------------------------------------
-# the data-set interface (greedy/data/__init__.py)
-
-CODE = ("data/mnist.py",)
-# Images per split of real MNIST; validation is the test split (one pass serves both).
-PAPER_SPLIT_SIZES = {"train": 60000, "val": 0, "test": 10000}
-
-
-def identity(data: dict) -> dict:
-    """The data.cmnist parameters that shape the prepared data, without paths: where MNIST and
-    the output live does not matter, which MNIST (its digit counts) and which LNL file (its
-    name, which carries the colour variance) do."""
-    identity = {k: v for k, v in data.items() if k not in ("mnist_root", "out_dir")}
-    identity["mnist_digits"] = mnist_digits(data["mnist_root"])
-    if identity.get("lnl_file"):
-        identity["lnl_file"] = Path(identity["lnl_file"]).name
-    return identity
-
-
-def prepare_data(data: dict, out, download: bool = False) -> dict:
-    """Colour MNIST (fetched by torchvision when missing) into `out`."""
-    cfg = {k: v for k, v in data.items() if k not in ("mnist_root", "out_dir")}
-    return build(data["mnist_root"], out, **cfg)
-
-
-def load_splits(data_dir, modalities: Sequence[str], batch_size: int, eval_batch_size: int, seed: int) -> dict:
-    """The fields of greedy.data.Splits for a prepared CMNIST folder."""
-    unknown = [m for m in modalities if m not in MODALITY_CHANNELS]
-    if unknown:
-        raise ValueError(f"unknown cmnist modalities {unknown}; choose from {sorted(MODALITY_CHANNELS)}")
-    train, test = load_split(data_dir, "train"), load_split(data_dir, "test")
-    val_is_test = read_manifest(data_dir)["validation_split"] == "test"
-    val = test if val_is_test else load_split(data_dir, "val")
-    return {"train": Batches(train, modalities, batch_size, shuffle=True, seed=seed),
-            "train_eval": Batches(train, modalities, eval_batch_size),
-            "val": Batches(val, modalities, eval_batch_size),
-            "test": Batches(test, modalities, eval_batch_size),
-            "val_is_test": val_is_test, "num_classes": NUM_CLASSES,
-            "in_channels": [MODALITY_CHANNELS[m] for m in modalities]}
-
-
-def make_fixture(root, source_root="data/mnist", n_train: int = 3000, n_test: int = 1000) -> Path:
-    """A real-MNIST subset (the first digits) in MNIST's own format: CMNIST's smoke data."""
-    return make_subset(source_root, root, n_train, n_test)
