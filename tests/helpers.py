@@ -77,3 +77,38 @@ def shared_smoke_repro(tmp_path_factory) -> dict:
         shutil.copytree(project / "results" / "cmnist", reference)  # CMNIST's study CSVs
         (base / ".done").touch()
     return {"project": project, "output": log.read_text(), "reference": reference}
+
+
+def copy_of_smoke(tmp_path_factory, dest: Path, remove_runs=()) -> Path:
+    """A copy of the session's finished smoke clone (shared_smoke_repro) at `dest`, file times
+    kept, so Snakemake finds every output current; without DVC's cache. `remove_runs` (paths of
+    run folders, relative to the project) are deleted: the next Snakemake run trains exactly those
+    again, with their evaluations and the collections downstream. A test that needs a few
+    trainings from the smoke configuration pays for those, not for the whole DAG."""
+    source = shared_smoke_repro(tmp_path_factory)["project"]
+    dvc_state = source / ".dvc"
+
+    def skip_dvc_cache(folder, names):  # DVC's cache and temporary files only, not results' "tmp"
+        return [n for n in names if Path(folder) == dvc_state and n in ("cache", "tmp")]
+
+    shutil.copytree(source, dest, symlinks=True, ignore=skip_dvc_cache)
+    for run_dir in remove_runs:
+        shutil.rmtree(dest / run_dir)
+    return dest
+
+
+def smoke_runs(project: Path, dataset: str, study: str) -> list[str]:
+    """Run folders (relative to the project) of one study of a finished smoke project, sorted."""
+    root = project / "results" / "runs" / dataset
+    return sorted(str(p.parent.relative_to(project)) for p in (root / study).glob("*/*/status.json"))
+
+
+def scheduled_jobs(snakemake_command, project: Path) -> dict:
+    """rule -> number of jobs that `snakemake_command` would run (its dry run), "all" excluded."""
+    result = run([*snakemake_command, "-n", "--quiet", "rules"], project)
+    counts = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job", "all"):
+            counts[parts[0]] = int(parts[1])
+    return counts

@@ -1,15 +1,16 @@
 """The cluster path for real: the workflow driven through a one-node SLURM cluster on this machine
-(.ci/slurm-up) with profiles/slurm (snakemake-executor-plugin-slurm), on a fresh `git clone` of
-the committed repository. Run with `pytest -m slurm`; every test skips, saying why, when `sinfo`
-is missing or the node is not up.
+(.ci/slurm-up) with profiles/slurm (snakemake-executor-plugin-slurm), on a copy of the session's
+smoke project (a fresh `git clone` after `dvc repro`, tests/helpers.py) with three of CMNIST's
+Table 1 runs deleted, which the cluster trains again. Run with `pytest -m slurm`; every test
+skips, saying why, when `sinfo` is missing or the node is not up.
 
 - A training job cancelled on the cluster (`scancel`) with `--retries 0`: Snakemake reports it
   failed and exits non-zero, the other job goes on (keep-going), and the same command again
   completes, the cancelled model resuming from its last.pt.
-- CMNIST's smoke Table 1 (results/cmnist/table1.csv: 5 trainings, 5 evaluations, the collection)
-  through SLURM, with one running training job cancelled: the profile's retries resubmit it, it
-  resumes from last.pt, and the CSV equals the local smoke run's (tests/test_dvc.py's shared
-  `dvc repro`). The whole smoke DAG through SLURM (122 jobs; CMNIST's four studies alone took
+- CMNIST's smoke Table 1 (results/cmnist/table1.csv: the deleted runs' trainings and evaluations,
+  the collection) through SLURM, with one running training job cancelled: the profile's retries
+  resubmit it, it resumes from last.pt, and the CSV equals the local smoke run's (tests/test_dvc.py's
+  shared `dvc repro`). The whole smoke DAG through SLURM (122 jobs; CMNIST's four studies alone took
   14.5 min) does not fit CI's budget on two cores; every study's jobs go through the same two
   rules (train, utilization) as these.
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import REPO, SMOKE, env_for, git_clone, run, shared_smoke_repro
+from helpers import SMOKE, copy_of_smoke, env_for, run, shared_smoke_repro, smoke_runs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 
@@ -45,10 +46,23 @@ def slurm_cluster():
         pytest.skip(f"no SLURM node up (sinfo: {(result.stdout + result.stderr).strip()!r}): run .ci/slurm-up")
 
 
+RETRAINED = 3  # CMNIST Table 1 runs deleted from the copy: the cluster trains them again
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """One fresh clone for the module: the tests below run in it one after the other."""
-    return git_clone(REPO, tmp_path_factory.mktemp("slurm") / "clone")
+    """One copy of the smoke project for the module: the tests below run in it one after the other."""
+    copy = copy_of_smoke(tmp_path_factory, tmp_path_factory.mktemp("slurm") / "clone")
+    for run_dir in smoke_runs(copy, "cmnist", STUDY)[:RETRAINED]:
+        shutil.rmtree(copy / run_dir)
+    return copy
+
+
+def _retrained(project: Path) -> list[str]:
+    """The run ids of the deleted runs: the study's runs whose folders the copy lacks, or that
+    the cluster wrote (a SLURM log of their training)."""
+    runs = [r for r, study in _cmnist_runs(project).items() if study == STUDY]
+    return sorted(r for r in runs if not _status(project, r).exists() or _slurm_logs(project, r))
 
 
 def _cmnist_runs(project: Path) -> dict:
@@ -117,8 +131,8 @@ def _run_cancelling_one(cmd, project: Path, run_ids, log: Path):
 
 
 def test_cancelled_job_without_retries_fails_and_the_same_command_resumes(project, tmp_path):
-    runs = _cmnist_runs(project)
-    two = sorted(r for r, study in runs.items() if study == STUDY)[:2]
+    two = _retrained(project)[:2]
+    assert len(two) == 2 and not any(_status(project, r).exists() for r in two)
     cmd = PROFILE + ["--retries", "0"] + [str(_status(project, r).relative_to(project)) for r in two]
     proc, cancelled, job = _run_cancelling_one(cmd, project, two, tmp_path / "first.log")
     output = (tmp_path / "first.log").read_text()
@@ -139,16 +153,19 @@ def test_cancelled_job_without_retries_fails_and_the_same_command_resumes(projec
 def test_smoke_through_slurm_retries_a_cancelled_job_and_equals_a_local_run(project, tmp_path, tmp_path_factory):
     reference = shared_smoke_repro(tmp_path_factory)["reference"]
     runs = [r for r, study in _cmnist_runs(project).items() if study == STUDY]
+    retrained = _retrained(project)
+    assert len(retrained) == RETRAINED
     names = [f"{STUDY}.csv"]
     targets = [f"results/cmnist/{name}" for name in names]
-    pending = sorted(r for r in runs if not _status(project, r).exists())
+    pending = sorted(r for r in retrained if not _status(project, r).exists())
     proc, cancelled, job = _run_cancelling_one(PROFILE + targets, project, pending, tmp_path / "run.log")
     output = (tmp_path / "run.log").read_text()
     assert proc.returncode == 0, output[-3000:]
-    # every job went through SLURM: the plugin's log of each training and evaluation job
-    # (those of this run, and those of the test above when it ran first)
+    # every job went through SLURM: the plugin's log of each training and evaluation job of the
+    # deleted runs (those of this run, and those of the test above when it ran first)
     for run_id in runs:
         assert _status(project, run_id).exists(), run_id
+    for run_id in retrained:
         assert _slurm_logs(project, run_id), f"{run_id}: trained without SLURM"
         assert _slurm_logs(project, run_id, "utilization"), f"{run_id}: evaluated without SLURM"
     # the cancelled job: reported, resubmitted by the profile's retries, resumed from last.pt

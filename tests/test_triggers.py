@@ -14,7 +14,7 @@ import pytest
 from greedy import fileio
 from greedy.fingerprint import training_code_files, training_code_fingerprint
 
-from helpers import copy_project, run
+from helpers import copy_project, run, scheduled_jobs
 
 # The smoke DAG of CMNIST cut down: 2-epoch runs, Table 1 of vanilla and guided, and asked for two
 # artifacts only (TARGETS: the uni-modal table and Table 1, 2 + 2 runs, each render job's inputs).
@@ -99,13 +99,7 @@ def test_trainer_does_not_resume_or_reuse_runs_of_other_training_code(tiny_confi
 
 def _scheduled(project, *overlays) -> dict:
     """rule -> number of jobs `snakemake -n` would run."""
-    result = run([*SNAKEMAKE, *overlays, "-n", "--quiet", "rules"], project)
-    counts = {}
-    for line in result.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
-            counts[parts[0]] = int(parts[1])
-    return counts
+    return scheduled_jobs([*SNAKEMAKE, *overlays], project)
 
 
 def _edit(path, text):
