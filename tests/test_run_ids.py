@@ -1,5 +1,6 @@
 """Run ids (and the trainer's config hash, and the data folder) hash what changes results, and only that."""
 import copy
+import json
 import shutil
 
 import pytest
@@ -119,3 +120,36 @@ def test_trainer_reuses_a_run_after_a_device_or_eval_batch_change(tiny_config, t
     assert train(again, tmp_path / "run") == first
     # the full configuration, device included, stays in config.json for provenance
     assert fileio.read_json(tmp_path / "run" / "config.json")["device"] == "cpu"
+
+
+def test_a_configuration_is_trained_once_across_studies(base):
+    """Smoke studies that repeat a run of an earlier study (the ablation's paper-variant vanilla
+    and guided are Table 1's; ModelNet40's Table 1 runs are sweep runs at its learning rate) name
+    it in "same_as", by run id, and only there: every other run is trained."""
+    cmnist = study_runs(base, "cmnist")  # the smoke configuration (conftest's params)
+    same = {rid: run["same_as"] for rid, run in cmnist.items() if "same_as" in run}
+    assert {rid.split("/")[0] for rid in same} == {"ablation"} and len(same) == 2
+    for rid, first in same.items():
+        assert first.startswith("table1/") and cmnist[first]["config"] == cmnist[rid]["config"]
+        assert "same_as" not in cmnist[first]
+    configs = [json.dumps(run["config"], sort_keys=True) for rid, run in cmnist.items() if rid not in same]
+    assert len(set(configs)) == len(configs)
+    modelnet40 = study_runs(base, "modelnet40")
+    assert {rid.split("/")[0] + ":" + run["same_as"].split("/")[0] for rid, run in modelnet40.items()
+            if "same_as" in run and rid.startswith("table1/")} == {"table1:sweep", "table1:method_sweep"}
+
+
+def test_a_run_of_the_same_configuration_is_copied_not_trained(tiny_config, tmp_path):
+    from greedy.train import copy_finished_run
+    config = tiny_config()
+    with pytest.raises(FileNotFoundError, match="not a finished run"):
+        copy_finished_run(tmp_path / "table1", tmp_path / "ablation", config)
+    first = train(config, tmp_path / "table1")
+    copied = copy_finished_run(tmp_path / "table1", tmp_path / "ablation", config)
+    assert copied == first == fileio.read_json(tmp_path / "ablation" / "status.json")
+    for name in ("metrics.csv", "steps.csv", "best.pt", "last.pt"):
+        assert (tmp_path / "ablation" / name).read_bytes() == (tmp_path / "table1" / name).read_bytes(), name
+    assert "copied, not trained again" in (tmp_path / "ablation" / "train.log").read_text()
+    assert train(config, tmp_path / "ablation") == first  # the trainer finds it finished
+    with pytest.raises(FileNotFoundError, match="this configuration"):
+        copy_finished_run(tmp_path / "table1", tmp_path / "other", tiny_config(lr=0.001))

@@ -108,20 +108,21 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a tqdm bar per epoch (default: when stderr is a terminal)")
 
 
-def _run_config(args: argparse.Namespace) -> dict:
-    """The run's configuration: given whole, a study's run by its id, or built from the flags."""
+def _run(args: argparse.Namespace) -> dict:
+    """The run: {"config": ...}, given whole, a study's run by its id (with "same_as" when an
+    earlier study has a run of the same configuration), or built from the flags."""
     if args.run_config:
-        return json.loads(args.run_config)
+        return {"config": json.loads(args.run_config)}
     params = json.loads(args.params_json) if args.params_json else load_params(args.params)
     if args.run_id:
         measured = json.loads(Path(args.measured).read_text()) if args.measured else None
         runs = studies.study_runs(params, args.dataset, measured)
         if args.run_id not in runs:
             sys.exit(f"greedy train: no run {args.run_id!r} in these parameters' {args.dataset} studies")
-        return runs[args.run_id]["config"]
+        return runs[args.run_id]
     if args.modalities is None or args.lr is None or args.seed is None:
         sys.exit("greedy train: --modalities, --lr and --seed are required without --run-id or --run-config")
-    return run_config(params, args.dataset, args.modalities, args.lr, args.seed, args.method, args.l1)
+    return {"config": run_config(params, args.dataset, args.modalities, args.lr, args.seed, args.method, args.l1)}
 
 
 def _train(args: argparse.Namespace) -> dict:
@@ -129,9 +130,14 @@ def _train(args: argparse.Namespace) -> dict:
     from greedy.train import train
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = _run_config(args)
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
-    summary = train(config, args.run_dir, progress=progress)
+    run = _run(args)
+    if run.get("same_as"):  # run folders are <dataset folder>/<run id>: the same run is beside it
+        from greedy.train import copy_finished_run
+        dataset_dir = Path(args.run_dir).parents[len(Path(args.run_id).parts) - 1]
+        summary = copy_finished_run(dataset_dir / run["same_as"], args.run_dir, run["config"])
+    else:
+        progress = sys.stderr.isatty() if args.progress is None else args.progress
+        summary = train(run["config"], args.run_dir, progress=progress)
     print(json.dumps({k: summary[k] for k in ("status", "epochs_run", "stopped_by", "best_epoch", "test_acc")}))
     return summary
 

@@ -138,6 +138,8 @@ def project(params: dict, dataset: str, throughput: dict, epochs: float) -> list
     per_job_s = epochs * (train_s + eval_s) + d_util_s
     rows: dict[str, dict] = {}
     for run in runs.values():
+        if run.get("same_as"):  # copied from an earlier study's run of the same configuration
+            continue
         row = rows.setdefault(run["study"], {"study": run["study"], "jobs": 0, "hours": 0.0})
         row["jobs"] += 1
         # a branch costs about the same whatever it reads: uni-modal runs half, three views 1.5x

@@ -198,6 +198,11 @@ def _study_stages(params: dict, dataset: str) -> list[list[str]]:
         if study in JOINS:
             joined.setdefault(JOINS[study], []).append(study)
     stages, persist = [], {"persist": True}
+    # One configuration, one training (studies: "same_as"): a run of an earlier study with the
+    # same configuration is copied, so a stage depends on the earlier multi-modal studies' runs.
+    # Which runs coincide depends on the overlay (the smoke run's ablation repeats Table 1's), so
+    # every earlier one is a dependency: DVC runs them first, and Snakemake copies what it needs.
+    earlier_runs: list[str] = []
     for study in studies:
         if study not in STUDIES:  # modalities, or a study joined to another's stage
             continue
@@ -212,7 +217,9 @@ def _study_stages(params: dict, dataset: str) -> list[list[str]]:
         if joined.get(study):
             cmd = [f"mkdir -p {' '.join(f'results/runs/{dataset}/{r}' for r in runs[1:])} &&", *cmd]
         deps = [f"data/{dataset}", *code_deps(*STUDY_CODE), *WORKFLOW,
-                *[f"results/{dataset}/{a}.csv" for a in spec.after]]
+                *[f"results/{dataset}/{a}.csv" for a in spec.after], *earlier_runs]
+        if study != "unimodal":  # one branch: never the configuration of a multi-modal run
+            earlier_runs += [f"results/runs/{dataset}/{r}" for r in runs]
         stage_params = ["dvc.overlay", "seed", "device", f"models.{dataset}", f"training.{dataset}"]
         stage_params += [f"procedure.{dataset}"] if spec.procedure else []
         stage_params += [f"methods.{dataset}"] if spec.methods else []

@@ -119,6 +119,22 @@ def study_runs(params: dict, dataset: str, measured: dict | None = None) -> dict
         for method in views["methods"]:
             for r in range(views["runs"]):
                 add("views", modalities, views["lr"], seed0 + r, method=method, data={"views": views["views"]})
+    return _mark_same_runs(runs)
+
+
+def _mark_same_runs(runs: dict[str, dict]) -> dict[str, dict]:
+    """One configuration, one training: a run whose configuration equals an earlier study's run
+    (Table 1's vanilla is the ablation's paper-variant vanilla, ModelNet40's Table 1 runs are
+    sweep runs at its learning rate) gets "same_as": that run's id. Its train job copies the
+    finished run instead of training it again (train.copy_finished_run); its folder, evaluation
+    and rows stay its study's own."""
+    first: dict[str, str] = {}
+    for rid, run in runs.items():
+        key = json.dumps(run["config"], sort_keys=True)
+        if key in first:
+            run["same_as"] = first[key]
+        else:
+            first[key] = rid
     return runs
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -229,6 +230,31 @@ def train(config: dict, run_dir, splits: Splits | None = None, progress: bool = 
     run_dir = Path(run_dir)
     with run_lock(run_dir):
         return _train(config, run_dir, splits, progress, on_epoch_end, on_step)
+
+
+# A finished run's own files, copied for a run of the same configuration (its evaluation,
+# utilization.json, is made for each folder by its own job).
+RUN_FILES = ("config.json", "metrics.csv", "steps.csv", "speed.csv", "train.log", "best.pt", "last.pt",
+             "previous.pt")
+
+
+def copy_finished_run(source, run_dir, config: dict) -> dict:
+    """`run_dir` as the finished run `source` of the same configuration and training code left
+    it (studies: "same_as"), status.json last: one training serves both studies. A source of
+    another configuration or training code is refused (its train job runs first)."""
+    source, run_dir = Path(source), Path(run_dir)
+    status = fileio.read_json(source / "status.json") if (source / "status.json").exists() else {}
+    wanted = {"config_hash": run_hash(config, 16), "training_code": training_code_fingerprint(dataset=config["dataset"])}
+    if {k: status.get(k) for k in wanted} != wanted:
+        raise FileNotFoundError(f"{source} is not a finished run of this configuration and training code "
+                                "(its train job, an input of this one, makes it)")
+    with run_lock(run_dir):
+        for name in RUN_FILES:
+            if (source / name).exists():
+                fileio.atomic_write(run_dir / name, lambda tmp, name=name: shutil.copyfile(source / name, tmp))
+        _logger(run_dir).info("the same configuration as %s: its finished run copied, not trained again", source)
+        fileio.write_json(run_dir / "status.json", status)
+    return status
 
 
 def _train(config: dict, run_dir: Path, splits: Splits | None, progress: bool,

@@ -79,6 +79,17 @@ def run_manifest(wildcards):
     return f"{folder}/manifest.json"
 
 
+def same_run(wildcards):
+    """status.json of an earlier study's run of the same configuration (studies: "same_as"):
+    this run's train job copies that run, which therefore must be finished first."""
+    run = RUNS[wildcards.dataset].get(wildcards.run_id)
+    if run is None and wildcards.run_id.split("/")[0] in MEASURED_STUDIES:
+        with open(checkpoints.expected_d_util.get(dataset=wildcards.dataset).output[0]) as f:
+            run = study_runs(config, wildcards.dataset, json.load(f)).get(wildcards.run_id)
+    same = (run or {}).get("same_as")
+    return [f"{RESULTS}/runs/{wildcards.dataset}/{same}/status.json"] if same else []
+
+
 # pre-trained weights file -> its name under weights: (the weights rule downloads it)
 WEIGHTS = {entry["path"]: name for name, entry in config["weights"].items()}
 

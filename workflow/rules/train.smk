@@ -1,6 +1,8 @@
 # Stage 2, training: one job per run of every study of every data set. The run id names the
 # folder and carries the hash of what changes the run's results (config.run_hash); the training
 # code files are inputs, so editing them reruns. Resources come from params.yaml per data set.
+# One configuration, one training: a run with the configuration of an earlier study's run (e.g.
+# Table 1's vanilla and the ablation's paper-variant vanilla) copies that finished run.
 
 rule train:
     """Train one model; resumes from the run's last.pt when the training code is the same."""
@@ -12,6 +14,8 @@ rule train:
         code=lambda w: TRAINING_CODE[w.dataset],
         # the α sensitivity's runs are defined by the sweep's measured E[d_util]
         measured=lambda w: [measured_file(w.dataset)] if w.run_id.split("/")[0] in MEASURED_STUDIES else [],
+        # a run of the same configuration as an earlier study's is copied from it, not trained
+        same_as=same_run,
     output:
         status=f"{RESULTS}/runs/{{dataset}}/{{run_id}}/status.json",
     params:
