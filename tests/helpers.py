@@ -79,12 +79,13 @@ def shared_smoke_repro(tmp_path_factory) -> dict:
     return {"project": project, "output": log.read_text(), "reference": reference}
 
 
-def copy_of_smoke(tmp_path_factory, dest: Path, remove_runs=()) -> Path:
+def copy_of_smoke(tmp_path_factory, dest: Path, remove=()) -> Path:
     """A copy of the session's finished smoke clone (shared_smoke_repro) at `dest`, file times
-    kept, so Snakemake finds every output current; without DVC's cache. `remove_runs` (paths of
-    run folders, relative to the project) are deleted: the next Snakemake run trains exactly those
-    again, with their evaluations and the collections downstream. A test that needs a few
-    trainings from the smoke configuration pays for those, not for the whole DAG."""
+    kept, so Snakemake finds every output current; without DVC's cache. `remove`: paths (run
+    folders, study CSVs; relative to the project) deleted from the copy. A run folder deleted with
+    the study CSV that collects it is trained again, with its evaluation, by the next Snakemake run
+    that asks for that CSV (an existing CSV is not remade for a missing input). A test that needs
+    a few trainings of the smoke configuration pays for those, not for the whole DAG."""
     source = shared_smoke_repro(tmp_path_factory)["project"]
     dvc_state = source / ".dvc"
 
@@ -92,8 +93,9 @@ def copy_of_smoke(tmp_path_factory, dest: Path, remove_runs=()) -> Path:
         return [n for n in names if Path(folder) == dvc_state and n in ("cache", "tmp")]
 
     shutil.copytree(source, dest, symlinks=True, ignore=skip_dvc_cache)
-    for run_dir in remove_runs:
-        shutil.rmtree(dest / run_dir)
+    for path in remove:
+        path = dest / path
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     return dest
 
 

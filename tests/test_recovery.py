@@ -7,7 +7,6 @@ command trains it again (data, the other runs and their evaluations are current)
 mid-training, and the same command then finishes it and collects Table 1 from the five runs.
 """
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -53,10 +52,10 @@ def _kill_everything_in(project: Path, group: int) -> None:
 @pytest.mark.e2e
 def test_killed_smoke_run_resumes_with_the_same_command(tmp_path, tmp_path_factory):
     reference = shared_smoke_repro(tmp_path_factory)["reference"]
-    project = copy_of_smoke(tmp_path_factory, tmp_path / "clone")
-    guided = [r for r in smoke_runs(project, "cmnist", "table1") if "/guided-" in r]
-    assert len(guided) == 1, smoke_runs(project, "cmnist", "table1")
-    shutil.rmtree(project / guided[0])
+    smoke = shared_smoke_repro(tmp_path_factory)["project"]
+    guided = [r for r in smoke_runs(smoke, "cmnist", "table1") if "/guided-" in r]
+    assert len(guided) == 1, smoke_runs(smoke, "cmnist", "table1")
+    project = copy_of_smoke(tmp_path_factory, tmp_path / "clone", remove=[guided[0], TARGET])
     assert scheduled_jobs(COMMAND, project) == {"train": 1, "utilization": 1, "collect": 1}
     with open(tmp_path / "first.log", "w") as log:
         first = subprocess.Popen(COMMAND, cwd=project, env=env_for(project), stdout=log,

@@ -52,10 +52,9 @@ RETRAINED = 3  # CMNIST Table 1 runs deleted from the copy: the cluster trains t
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """One copy of the smoke project for the module: the tests below run in it one after the other."""
-    copy = copy_of_smoke(tmp_path_factory, tmp_path_factory.mktemp("slurm") / "clone")
-    for run_dir in smoke_runs(copy, "cmnist", STUDY)[:RETRAINED]:
-        shutil.rmtree(copy / run_dir)
-    return copy
+    smoke = shared_smoke_repro(tmp_path_factory)["project"]
+    deleted = [*smoke_runs(smoke, "cmnist", STUDY)[:RETRAINED], f"results/cmnist/{STUDY}.csv"]
+    return copy_of_smoke(tmp_path_factory, tmp_path_factory.mktemp("slurm") / "clone", remove=deleted)
 
 
 def _retrained(project: Path) -> list[str]:

@@ -207,9 +207,40 @@ def test_snakemake_lint_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_paper_configuration_dag(tmp_path):
+def _raw_data_in_place(project):
+    """Where params.yaml looks for the data sets the pipeline cannot download, something in the
+    right place (the plan only looks at paths): ModelNet40's archive, NVGesture's tree."""
+    (project / "data" / "shaded_images.tar.gz").write_bytes(b"")
+    nvgesture = project / "data" / "nvgesture-raw"
+    (nvgesture / "Video_data").mkdir(parents=True)
+    for name in ("nvgesture_train_correct_cvpr2016_v2.lst", "nvgesture_test_correct_cvpr2016_v2.lst"):
+        (nvgesture / name).write_text("")
+
+
+def test_paper_scale_without_the_data_runs_the_data_sets_that_are_here_and_says_what_is_missing(tmp_path):
+    """A clone has MNIST (downloadable) but neither ModelNet40 nor NVGesture: a plain `snakemake`
+    plans CMNIST only, naming each missing data set, its size, where to fetch it and where to put it."""
     project = copy_project(tmp_path)
     result = run(["snakemake", "-n", "--cores", "all", "--quiet", "rules"], project)
+    output = result.stdout + result.stderr
+    counts = dict(line.split()[:2] for line in result.stdout.splitlines() if line.split()[:1] in (["train"], ["weights"]))
+    assert counts == {"train": "433"}, output[-3000:]  # CMNIST's studies only, no Kinetics weights
+    assert "Left out of this run, their data is not here: modelnet40, nvgesture" in output
+    for expected in ("shaded_images.tar.gz", "about 1.6 GB", str(project / "data" / "shaded_images.tar.gz"),
+                     "licence-gated", "about 32 GB", str(project / "data" / "nvgesture-raw" / "Video_data"),
+                     "--config 'datasets=[cmnist]'"):
+        assert expected in output, expected
+    # naming the data sets: no message, the same plan
+    named = run(["snakemake", "-n", "--cores", "all", "--quiet", "rules", "--config", "datasets=[cmnist]"], project)
+    assert "Left out" not in named.stdout + named.stderr
+    assert dict(line.split()[:2] for line in named.stdout.splitlines() if line.split()[:1] == ["train"]) == {"train": "433"}
+
+
+def test_paper_configuration_dag(tmp_path):
+    project = copy_project(tmp_path)
+    _raw_data_in_place(project)
+    result = run(["snakemake", "-n", "--cores", "all", "--quiet", "rules"], project)
+    assert "Left out" not in result.stdout + result.stderr
     counts = dict(line.split()[:2] for line in result.stdout.splitlines()
                   if line.split()[:1] in (["train"], ["utilization"]))
     # CMNIST: 3 pairings x 20 learning rates x 4 runs + 2 x 3 uni-modal baselines + the m0+m1

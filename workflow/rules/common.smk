@@ -8,8 +8,10 @@ import os
 import re
 import shlex
 
+from snakemake.logging import logger
+
 from greedy.fingerprint import data_code_files, training_code_files
-from greedy.data import data_dir
+from greedy.data import data_dir, missing_raw_data
 from greedy.render.registry import ARTIFACTS, artifacts_of
 from greedy.render.registry import meta_files as registry_meta_files
 from greedy.studies import MEASURED_STUDIES, data_variants, study_runs
@@ -20,6 +22,23 @@ DATASETS = config["datasets"]
 RUNS = {dataset: study_runs(config, dataset) for dataset in DATASETS}
 # prepared-data folder -> data set (a study can ask for its own variant, e.g. three views)
 DATA_DIRS = {folder: dataset for dataset in DATASETS for folder in data_variants(config, dataset)}
+
+# A data set whose raw data is not here, and that the pipeline cannot fetch (ModelNet40's
+# archive, NVGesture), is left out of the DAG before anything runs, saying what to fetch, its
+# size and where to put it; the others run. Its prepared folders, once there, are enough.
+SKIPPED = {d: why for d in DATASETS
+           if (why := missing_raw_data(config, d, [f for f, owner in DATA_DIRS.items() if owner == d]))}
+if SKIPPED:
+    logger.warning(
+        f"Left out of this run, their data is not here: {', '.join(SKIPPED)}. The other data sets "
+        f"run ({', '.join(d for d in DATASETS if d not in SKIPPED) or 'none'}).\n\n"
+        + "\n\n".join(f"{d}: {why}" for d, why in SKIPPED.items())
+        + "\n\nTo run without them and without this message, name the data sets: "
+        "--config 'datasets=[cmnist]' (or datasets: in a --configfile, e.g. config/real-mnist.yaml).\n")
+    DATASETS = [d for d in DATASETS if d not in SKIPPED]
+    RUNS = {d: RUNS[d] for d in DATASETS}
+    DATA_DIRS = {f: d for f, d in DATA_DIRS.items() if d in DATASETS}
+    config["datasets"] = DATASETS
 
 # Values the jobs read but that must not make Snakemake rerun them when they change (device,
 # paths, evaluation batch size): the jobs get the merged parameters from the environment, which

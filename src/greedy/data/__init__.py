@@ -16,6 +16,8 @@ interface while it parses the workflow, and torch alone takes seconds to import.
     PAPER_SPLIT_SIZES    samples per split of the real data (greedy cost's projection)
     MODEL_CODE           (optional) its architecture's own modules, e.g. ("i3d.py",): training
                          code of its runs, not of its data
+    missing(data)        (optional) None, or the message when its raw data is not here and the
+                         pipeline cannot fetch it (Snakemake then leaves the data set out)
 
 Its batches (`load_splits`) subclass batches.EpochBatches: the epoch's order and generator are
 shared. Adding a data set is its module, its architecture (models.py), its params.yaml blocks
@@ -85,6 +87,16 @@ def data_dir(params: dict, name: str) -> Path:
     parameters give a new folder and moving the raw files does not."""
     data = params["data"][name]
     return Path(data["out_dir"]) / short_hash(dataset_module(name).identity(data))
+
+
+def missing_raw_data(params: dict, name: str, prepared_folders: Iterable[str | Path]) -> str | None:
+    """Why the data set cannot run here, or None: its raw data is absent and the pipeline cannot
+    fetch it (the data set's `missing(data)`: what to fetch, its size and where to put it), and
+    its prepared folders are not all there either. Files are only looked at, nothing is read."""
+    if all((Path(folder) / "manifest.json").exists() for folder in prepared_folders):
+        return None
+    missing = getattr(dataset_module(name), "missing", None)
+    return missing(params["data"][name]) if missing else None
 
 
 def prepare(params: dict, name: str, download: bool = False) -> Path:

@@ -72,6 +72,11 @@ def identity(data: dict) -> dict:
     return identity
 
 
+def missing(data: dict) -> None:
+    """Never: torchvision downloads MNIST (md5-checked) when data.cmnist.mnist_root lacks it."""
+    return None
+
+
 def prepare_data(data: dict, out, download: bool = False) -> dict:
     """Colour MNIST (fetched by torchvision when missing) into `out`."""
     from greedy.data.cmnist.colouring import build

@@ -21,6 +21,8 @@ and `Batches`), fixture.py (`make_fixture`). This module is the data-set interfa
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 # The modules by concept; their names are this package's, as when it was one module, imported on
 # first use (lazy_exports).
 from greedy.data import FIXTURE_MARKER, lazy_exports  # noqa: F401
@@ -52,6 +54,15 @@ def identity(data: dict) -> dict:
     if data.get("source") != "fixture":
         identity.pop("fixture", None)
     return identity
+
+
+def missing(data: dict) -> str | None:
+    """The message when neither the render tree nor the archive is there (the data job does not
+    download it); None for the fixture, which the data job writes."""
+    from greedy.data.modelnet40.layout import is_tree, missing_message
+    if data.get("source") == "fixture" or is_tree(Path(data["root"])) or Path(data["archive"]).exists():
+        return None
+    return missing_message(data["root"], data["archive"], data["url"])
 
 
 def prepare_data(data: dict, out, download: bool = False) -> dict:
