@@ -34,6 +34,9 @@ class Vanilla:
     def loss(self, logits: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         return sum(F.cross_entropy(l, labels) for l in logits)
 
+    def after_backward(self, model, logits: list[torch.Tensor], labels: torch.Tensor, epoch: int) -> None:
+        """Called after the backward pass and before the optimiser step (gradient modulation)."""
+
     def state_dict(self) -> dict:
         return {}
 
@@ -197,6 +200,80 @@ class RUBi(Vanilla):
         self.bias_output.load_state_dict(state["bias_output"])
 
 
+def ogm_coefficients(scores: torch.Tensor, alpha: float) -> list[float]:
+    """OGM's gradient coefficients from the branches' scores s_k (the summed softmax probability
+    of the true class over the batch). Branch k's discrepancy ratio is rho_k = s_k / mean of the
+    other branches' scores; a branch with rho_k > 1 gets 1 - tanh(alpha * rho_k), the others 1.
+    With two branches this is the authors' code (GeWu-Lab/OGM-GE_CVPR2022, main.py: their
+    `1 - tanh(alpha * relu(ratio))` for the dominant modality): only the dominant one is slowed.
+    Note: rho, not rho - 1, as in their code and Eq. (10); some re-implementations use rho - 1."""
+    scores = [float(s) for s in scores]
+    coefficients = []
+    for k, score in enumerate(scores):
+        others = [s for j, s in enumerate(scores) if j != k]
+        rho = score / (sum(others) / len(others))
+        coefficients.append(1.0 - float(torch.tanh(torch.tensor(alpha * rho))) if rho > 1 else 1.0)
+    return coefficients
+
+
+class OGMGE(Vanilla):
+    """OGM-GE (Peng et al., CVPR 2022, "Balanced Multimodal Learning via On-the-fly Gradient
+    Modulation"), adapted to this paper's branches (each with its own head; the prediction is
+    the mean of the logits).
+
+    Each step, after the backward pass: the branches' scores from their own logits
+    (ogm_coefficients), and, within the epochs [window_start, window_end], every convolution
+    kernel of a branch's encoder (its stages; parameters with 4 or more dimensions, as the
+    authors' `len(grad.size()) == 4`) has its gradient multiplied by the branch's coefficient.
+    With `ge` (Generalisation Enhancement), each of those gradients then gets Gaussian noise of
+    the (scaled) gradient's own standard deviation (+1e-8), on every branch, as the authors'
+    code does. Heads and MMTM parameters are not modulated (the authors' fusion layer is not).
+    The noise comes from the method's own generator, saved in its state, so a resumed run draws
+    the same noise.
+
+    Where this differs from the authors' code: their epoch window test (`starts >= epoch >= ends`)
+    never holds with their defaults, so they modulate in every epoch and add the noise even
+    outside the window; here the window bounds both (defaults: every epoch). Their scores come
+    from slices of a shared fusion layer; here each branch has its own head.
+    """
+
+    def __init__(self, alpha: float = 0.1, ge: bool = True, window_start: int = 1,
+                 window_end: int | None = None, seed: int = 0, **_):
+        self.alpha, self.ge = alpha, ge
+        self.window_start, self.window_end = window_start, window_end
+        self.generator = torch.Generator().manual_seed(seed + 20220619)
+        self.last_coefficients: list[float] | None = None
+
+    def in_window(self, epoch: int) -> bool:
+        return epoch >= self.window_start and (self.window_end is None or epoch <= self.window_end)
+
+    @staticmethod
+    def scores(logits: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        return torch.stack([l.detach().softmax(1).gather(1, labels[:, None]).sum() for l in logits])
+
+    def after_backward(self, model, logits, labels, epoch: int) -> None:
+        if not self.in_window(epoch):
+            self.last_coefficients = None
+            return
+        coefficients = ogm_coefficients(self.scores(logits, labels), self.alpha)
+        self.last_coefficients = coefficients
+        for branch, coefficient in zip(model.branches, coefficients):
+            for parameter in branch.stages.parameters():
+                if parameter.grad is None or parameter.grad.dim() < 4:
+                    continue
+                parameter.grad.mul_(coefficient)
+                if self.ge:
+                    std = parameter.grad.std().item() + 1e-8
+                    noise = torch.randn(parameter.grad.shape, generator=self.generator) * std
+                    parameter.grad.add_(noise.to(parameter.grad.device))
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
 def blending_weights(train_before, holdout_before, train_after, holdout_after, eps: float = 1e-12) -> list[float]:
     """Gradient-Blending weights from two snapshots of per-head losses (Wang et al. 2020):
     generalisation gain dG = L_holdout(N) - L_holdout(N+n), overfitting O = L_holdout - L_train,
@@ -253,7 +330,7 @@ class GradientBlending(Vanilla):
 
 
 METHODS = {"vanilla": Vanilla, "guided": Guided, "random": Random, "rubi": RUBi,
-           "gradient_blending": GradientBlending}
+           "gradient_blending": GradientBlending, "ogm_ge": OGMGE}
 
 
 def make_method(name: str, **params):

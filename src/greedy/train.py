@@ -104,6 +104,8 @@ def train_one_epoch(model: MultiBranchNet, optimizer, batches, device, *, epoch:
             objectives.clear()
         optimizer.zero_grad(set_to_none=gradient_reset == "none")
         objective.backward()
+        if method is not None:  # gradient modulation (OGM-GE): the speed sees the applied gradients
+            method.after_backward(compiling.eager(model), logits, labels, epoch)
         if speed is not None and kind == "regular":
             speed.update()
         if step_kinds is not None:
