@@ -32,6 +32,7 @@ METHODS = {
     "random": Method("random", "tab:purple", True),
     "guided": Method("guided", "tab:green", True),
     "gradient_blending": Method("Gradient Blending (extra, not in the paper)", "tab:brown", False),
+    "ogm_ge": Method("OGM-GE (extra, not in the paper)", "tab:orange", False),
 }
 
 
