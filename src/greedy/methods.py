@@ -9,6 +9,8 @@ regular step. Methods keep their state in `state_dict()` so that a resumed run c
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -212,7 +214,7 @@ def ogm_coefficients(scores: torch.Tensor, alpha: float) -> list[float]:
     for k, score in enumerate(scores):
         others = [s for j, s in enumerate(scores) if j != k]
         rho = score / (sum(others) / len(others))
-        coefficients.append(1.0 - float(torch.tanh(torch.tensor(alpha * rho))) if rho > 1 else 1.0)
+        coefficients.append(1.0 - math.tanh(alpha * rho) if rho > 1 else 1.0)
     return coefficients
 
 

@@ -1,13 +1,8 @@
 """Colored-and-gray-MNIST (Kim et al. 2019, "Learning Not to Learn", LNL), two modalities per digit.
 
 m0 "mono": the digit painted in one colour on black; m1 "gray": MNIST's gray-scale digit.
-As LNL built it (REFERENCE section 3), palette "lnl": pixels whose gray value is above 128 get
-one flat RGB colour per image and the background is exactly 0. Training colours are the class's
-mean colour plus Gaussian jitter of *variance* `color_variance`, drawn once per image (clipped to
-[0, 1]), so colour predicts the label; validation/test colours are the mean colour of a class
-drawn uniformly at random, independent of the label, with the same jitter. Palette "primary"
-(this pipeline's first colouring) uses saturated primaries that scale the gray intensity.
-`source: lnl_file` reads LNL's own `mnist_10color_jitter_var_<v>.npy` instead of colouring here.
+Training colours predict the label; validation and test colours do not (how LNL coloured
+them, and LNL's own file: colouring.py).
 
 Each split is stored as uint8 arrays (gray [N, 28, 28], mono [N, 3, 28, 28], labels) in one
 tensor file. Batches are normalised per modality as LNL and PMR do: CIFAR-10 statistics for the
