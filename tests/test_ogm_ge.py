@@ -87,7 +87,8 @@ def test_a_run_trains_and_repeats_exactly(tiny_config, tmp_path):
     from greedy.train import train
     config = tiny_config(max_epochs=2)
     config["method"], config["method_params"] = "ogm_ge", {"alpha": 0.5, "ge": True}
-    first, second = train(config, tmp_path / "a"), train(config, tmp_path / "b")
+    first = train(config, tmp_path / "a")
+    train(config, tmp_path / "b")
     assert first["status"] == "completed"
     for name in ("metrics.csv", "steps.csv"):
         a, b = (pd.read_csv(tmp_path / run / name) for run in ("a", "b"))
